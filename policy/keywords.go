@@ -1,0 +1,255 @@
+package policy
+
+// kw identifies a keyword the classifier cares about. Words not in the table
+// are kwNone (plain identifiers).
+type kw uint8
+
+const (
+	kwNone kw = iota
+	// statement starters
+	kwSelect
+	kwInsert
+	kwUpdate
+	kwDelete
+	kwMerge
+	kwTruncate
+	kwBulk
+	kwCreate
+	kwAlter
+	kwDrop
+	kwGrant
+	kwRevoke
+	kwDeny
+	kwExec
+	kwExecute
+	kwSet
+	kwUse
+	kwBegin
+	kwCommit
+	kwRollback
+	kwSave
+	kwDeclare
+	kwIf
+	kwElse
+	kwWhile
+	kwEnd
+	kwReturn
+	kwBreak
+	kwContinue
+	kwGoto
+	kwWaitfor
+	kwDbcc
+	kwBackup
+	kwRestore
+	kwKill
+	kwShutdown
+	kwReconfigure
+	kwCheckpoint
+	kwPrint
+	kwRaiserror
+	kwOpen
+	kwFetch
+	kwClose
+	kwDeallocate
+	kwRevert
+	kwReadtext
+	kwWritetext
+	kwUpdatetext
+	kwSetuser
+	kwWith
+	kwThrow
+	kwEnable
+	kwDisable
+	kwSend
+	kwReceive
+	kwGet
+	kwMove
+	// other keywords
+	kwFrom
+	kwJoin
+	kwApply
+	kwInto
+	kwOn
+	kwAs
+	kwTable
+	kwView
+	kwProc
+	kwProcedure
+	kwFunction
+	kwTrigger
+	kwIndex
+	kwUnion
+	kwExcept
+	kwIntersect
+	kwAll
+	kwCase
+	kwWhen
+	kwThen
+	kwValues
+	kwDefault
+	kwTop
+	kwFor
+	kwCursor
+	kwTran
+	kwTransaction
+	kwDistributed
+	kwWhere
+	kwGroup
+	kwHaving
+	kwOrder
+	kwOption
+	kwTo
+	kwOf
+	kwCross
+	kwOuter
+	kwInner
+	kwLeft
+	kwRight
+	kwFull
+	kwNot
+	kwExists
+	kwStatistics
+	kwOr
+	kwAnd
+	kwIs
+	kwNull
+	kwIn
+	kwDatabase
+	kwSchema
+	kwUser
+	kwPivot
+	kwUnpivot
+	kwTablesample
+	kwOpenrowset
+	kwOpendatasource
+	kwOpenquery
+	kwOpenxml
+	kwContainstable
+	kwFreetexttable
+	kwColumn
+	kwConstraint
+	kwCollate
+	kwIdentityInsert
+	kwUsing
+	kwOutput
+	kwTry
+	kwCatch
+	kwDialog
+	kwConversation
+	kwTies
+	kwRollup
+	kwCube
+	kwXmlnamespaces
+	kwAt
+	kwLogin
+	kwNext
+	kwValue
+	kwMatched
+	kwWork
+	kwPassword
+	kwSecret
+	kwWindow
+	kwChangetable
+	kwAtomic
+	kwSymmetric
+	kwMaster
+	kwCertificate
+	kwAsymmetric
+	kwCredential
+	kwPeriod
+	numKw
+)
+
+// lastStarter is the last keyword that can start a statement.
+const lastStarter = kwMove
+
+// kwInfo describes a keyword: its spelling and whether it is reserved (a
+// reserved word is never a name unless quoted).
+type kwInfo struct {
+	name     string
+	reserved bool
+}
+
+var kwInfos = [numKw]kwInfo{
+	kwSelect: {"SELECT", true}, kwInsert: {"INSERT", true}, kwUpdate: {"UPDATE", true},
+	kwDelete: {"DELETE", true}, kwMerge: {"MERGE", true}, kwTruncate: {"TRUNCATE", true},
+	kwBulk: {"BULK", true}, kwCreate: {"CREATE", true}, kwAlter: {"ALTER", true},
+	kwDrop: {"DROP", true}, kwGrant: {"GRANT", true}, kwRevoke: {"REVOKE", true},
+	kwDeny: {"DENY", true}, kwExec: {"EXEC", true}, kwExecute: {"EXECUTE", true},
+	kwSet: {"SET", true}, kwUse: {"USE", true}, kwBegin: {"BEGIN", true},
+	kwCommit: {"COMMIT", true}, kwRollback: {"ROLLBACK", true}, kwSave: {"SAVE", true},
+	kwDeclare: {"DECLARE", true}, kwIf: {"IF", true}, kwElse: {"ELSE", true},
+	kwWhile: {"WHILE", true}, kwEnd: {"END", true}, kwReturn: {"RETURN", true},
+	kwBreak: {"BREAK", true}, kwContinue: {"CONTINUE", true}, kwGoto: {"GOTO", true},
+	kwWaitfor: {"WAITFOR", true}, kwDbcc: {"DBCC", true}, kwBackup: {"BACKUP", true},
+	kwRestore: {"RESTORE", true}, kwKill: {"KILL", true}, kwShutdown: {"SHUTDOWN", true},
+	kwReconfigure: {"RECONFIGURE", true}, kwCheckpoint: {"CHECKPOINT", true},
+	kwPrint: {"PRINT", true}, kwRaiserror: {"RAISERROR", true}, kwOpen: {"OPEN", true},
+	kwFetch: {"FETCH", true}, kwClose: {"CLOSE", true}, kwDeallocate: {"DEALLOCATE", true},
+	kwRevert: {"REVERT", true}, kwReadtext: {"READTEXT", true}, kwWritetext: {"WRITETEXT", true},
+	kwUpdatetext: {"UPDATETEXT", true}, kwSetuser: {"SETUSER", true}, kwWith: {"WITH", true},
+	kwThrow: {"THROW", false}, kwEnable: {"ENABLE", false}, kwDisable: {"DISABLE", false},
+	kwSend: {"SEND", false}, kwReceive: {"RECEIVE", false}, kwGet: {"GET", false},
+	kwMove: {"MOVE", false},
+	kwFrom: {"FROM", true}, kwJoin: {"JOIN", true}, kwApply: {"APPLY", false},
+	kwInto: {"INTO", true}, kwOn: {"ON", true}, kwAs: {"AS", true}, kwTable: {"TABLE", true},
+	kwView: {"VIEW", true}, kwProc: {"PROC", true}, kwProcedure: {"PROCEDURE", true},
+	kwFunction: {"FUNCTION", true}, kwTrigger: {"TRIGGER", true}, kwIndex: {"INDEX", true},
+	kwUnion: {"UNION", true}, kwExcept: {"EXCEPT", true}, kwIntersect: {"INTERSECT", true},
+	kwAll: {"ALL", true}, kwCase: {"CASE", true}, kwWhen: {"WHEN", true}, kwThen: {"THEN", true},
+	kwValues: {"VALUES", true}, kwDefault: {"DEFAULT", true}, kwTop: {"TOP", true},
+	kwFor: {"FOR", true}, kwCursor: {"CURSOR", true}, kwTran: {"TRAN", true},
+	kwTransaction: {"TRANSACTION", true}, kwDistributed: {"DISTRIBUTED", true},
+	kwWhere: {"WHERE", true}, kwGroup: {"GROUP", true}, kwHaving: {"HAVING", true},
+	kwOrder: {"ORDER", true}, kwOption: {"OPTION", true}, kwTo: {"TO", true}, kwOf: {"OF", true},
+	kwCross: {"CROSS", true}, kwOuter: {"OUTER", true}, kwInner: {"INNER", true},
+	kwLeft: {"LEFT", true}, kwRight: {"RIGHT", true}, kwFull: {"FULL", true},
+	kwNot: {"NOT", true}, kwExists: {"EXISTS", true}, kwStatistics: {"STATISTICS", true},
+	kwOr: {"OR", true}, kwAnd: {"AND", true}, kwIs: {"IS", true}, kwNull: {"NULL", true},
+	kwIn: {"IN", true}, kwDatabase: {"DATABASE", true}, kwSchema: {"SCHEMA", true},
+	kwUser: {"USER", true}, kwPivot: {"PIVOT", true}, kwUnpivot: {"UNPIVOT", true},
+	kwTablesample: {"TABLESAMPLE", true}, kwOpenrowset: {"OPENROWSET", true},
+	kwOpendatasource: {"OPENDATASOURCE", true}, kwOpenquery: {"OPENQUERY", true},
+	kwOpenxml: {"OPENXML", true}, kwContainstable: {"CONTAINSTABLE", true},
+	kwFreetexttable: {"FREETEXTTABLE", true}, kwColumn: {"COLUMN", true},
+	kwConstraint: {"CONSTRAINT", true}, kwCollate: {"COLLATE", true},
+	kwIdentityInsert: {"IDENTITY_INSERT", true}, kwUsing: {"USING", false},
+	kwOutput: {"OUTPUT", false}, kwTry: {"TRY", false}, kwCatch: {"CATCH", false},
+	kwDialog: {"DIALOG", false}, kwConversation: {"CONVERSATION", false},
+	kwTies: {"TIES", false}, kwRollup: {"ROLLUP", false}, kwCube: {"CUBE", false},
+	kwXmlnamespaces: {"XMLNAMESPACES", false}, kwAt: {"AT", false}, kwLogin: {"LOGIN", false},
+	kwNext: {"NEXT", false}, kwValue: {"VALUE", false}, kwMatched: {"MATCHED", false},
+	kwWork: {"WORK", false}, kwPassword: {"PASSWORD", false}, kwSecret: {"SECRET", false},
+	kwWindow: {"WINDOW", false}, kwChangetable: {"CHANGETABLE", false},
+	kwAtomic: {"ATOMIC", false}, kwSymmetric: {"SYMMETRIC", false}, kwMaster: {"MASTER", false},
+	kwCertificate: {"CERTIFICATE", false}, kwAsymmetric: {"ASYMMETRIC", false},
+	kwCredential: {"CREDENTIAL", false}, kwPeriod: {"PERIOD", false},
+}
+
+var kwMap = func() map[string]kw {
+	m := make(map[string]kw, numKw)
+	for k := kw(1); k < numKw; k++ {
+		m[kwInfos[k].name] = k
+	}
+	return m
+}()
+
+const maxKwLen = 16
+
+// lookupKw returns the keyword spelled by word (ASCII, any case).
+func lookupKw(word string) kw {
+	if len(word) > maxKwLen || len(word) < 2 {
+		return kwNone
+	}
+	var buf [maxKwLen]byte
+	for i := 0; i < len(word); i++ {
+		c := word[i]
+		if c >= 'a' && c <= 'z' {
+			c -= 'a' - 'A'
+		}
+		buf[i] = c
+	}
+	return kwMap[string(buf[:len(word)])]
+}
+
+func (k kw) reserved() bool { return kwInfos[k].reserved }

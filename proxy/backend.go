@@ -1,0 +1,310 @@
+package proxy
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"strconv"
+	"sync"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/tdsproxy/tdsproxy/tds"
+)
+
+// maxRoutingHops bounds how many routing ENVCHANGEs one login follows.
+const maxRoutingHops = 3
+
+// maxLoginResponse caps a backend's login response.
+const maxLoginResponse = 1 << 20
+
+// keptFeatures are the LOGIN7 feature extensions passed to backends: only
+// those whose effects on the token stream the proxy understands. The others
+// are dropped from the backend login (SESSIONRECOVERY would let a backend
+// hand session state to a client behind the proxy's back; COLUMNENCRYPTION,
+// DATACLASSIFICATION, JSON and VECTOR add tokens and types; FEDAUTH is
+// refused before this point).
+var keptFeatures = map[tds.FeatureID]bool{
+	tds.FeatureUTF8Support: true,
+}
+
+// backend is one backend connection, logged in for one client session.
+// Requests and Attention are written under wmu (Attention comes from the
+// client reader goroutine); only the session's request loop reads.
+type backend struct {
+	addr       string
+	conn       net.Conn // stream after the handshake (TLS or raw)
+	raw        net.Conn // the TCP connection
+	r          *tds.PacketReader
+	wmu        sync.Mutex
+	w          *tds.PacketWriter
+	packetSize int
+	spid       uint16
+	tdsVersion uint32
+	closeOnce  sync.Once
+	onClose    func()
+}
+
+// close closes the connection once.
+func (b *backend) close() {
+	b.closeOnce.Do(func() {
+		b.raw.Close()
+		if b.onClose != nil {
+			b.onClose()
+		}
+	})
+}
+
+// send writes one whole message to the backend.
+func (b *backend) send(t tds.PacketType, status tds.PacketStatus, data []byte) error {
+	b.wmu.Lock()
+	defer b.wmu.Unlock()
+	if err := b.w.WriteMessage(t, status, data); err != nil {
+		return fmt.Errorf("sending %v to backend %s: %w", t, b.addr, err)
+	}
+	return nil
+}
+
+// loginResult is what a backend answered to a login.
+type loginResult struct {
+	ok         bool   // LOGINACK seen
+	resp       []byte // the response for the client: tokens rebuilt, packet size rewritten, routing removed
+	route      string // HOST:PORT from a routing ENVCHANGE, "" if none
+	packetSize int    // the backend's packet size (ENVCHANGE 4), 0 if not sent
+	tdsVersion uint32 // from LOGINACK
+	errNumber  int32  // the first ERROR token's number, for logs
+	errMessage string
+}
+
+// connectBackend logs the session's login in to the primary, following
+// routing ENVCHANGEs. A failed login (the backend refused it) returns the
+// backend and a result with ok false, so its tokens can be relayed.
+func (s *session) connectBackend(ctx context.Context, login *tds.Login7, clientPacketSize int) (*backend, *loginResult, error) {
+	addr := s.srv.cfg.Primary
+	for hop := 0; ; hop++ {
+		be, lr, err := s.loginTo(ctx, addr, login, clientPacketSize)
+		if err != nil {
+			return nil, nil, err
+		}
+		if lr.route == "" {
+			return be, lr, nil
+		}
+		be.close()
+		if hop == maxRoutingHops {
+			return nil, nil, failf(ReasonRoutingLoop, nil, login.Database, addr,
+				fmt.Sprintf("more than %d routing redirects", maxRoutingHops))
+		}
+		s.log.Info("backend routed the login; following", zap.String("from", addr), zap.String("to", lr.route))
+		addr = lr.route
+	}
+}
+
+// loginTo dials addr and runs PRELOGIN, TLS and LOGIN7 with the client's login.
+func (s *session) loginTo(ctx context.Context, addr string, login *tds.Login7, clientPacketSize int) (*backend, *loginResult, error) {
+	cfg := &s.srv.cfg
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return nil, nil, failf(ReasonBackendUnavailable, err, login.Database, addr, "bad backend address")
+	}
+	unavailable := func(what string, err error) error {
+		return failf(ReasonBackendUnavailable, fmt.Errorf("%s %s: %w", what, addr, err),
+			login.Database, addr, fmt.Sprintf("%s: %v", what, err))
+	}
+	raw, err := s.srv.dial(ctx, "tcp", addr)
+	if err != nil {
+		return nil, nil, unavailable("connecting to the backend", err)
+	}
+	s.srv.metrics.BackendConns.Inc()
+	be := &backend{addr: addr, raw: raw, onClose: s.srv.metrics.BackendConns.Dec}
+	ok := false
+	defer func() {
+		if !ok {
+			be.close()
+		}
+	}()
+	if dl, has := ctx.Deadline(); has {
+		raw.SetDeadline(dl)
+	}
+
+	bl := backendLogin(login, host, cfg.BackendEncrypt == BackendEncryptStrict)
+	hc := &tds.ClientHandshakeConfig{
+		TLS:        backendTLSConfig(cfg, s.srv.roots, host),
+		Encryption: clientEncryptionMode(cfg.BackendEncrypt),
+		Login:      bl,
+		PacketSize: int(bl.PacketSize),
+	}
+	hres, err := tds.ClientHandshake(ctx, raw, hc)
+	if err != nil {
+		if ctx.Err() != nil {
+			err = fmt.Errorf("%w (backend-connect-timeout %s)", err, cfg.BackendConnectTimeout)
+		}
+		return nil, nil, unavailable("logging in to the backend", err)
+	}
+	conn := hres.Conn
+	be.conn = conn
+	be.r = tds.NewPacketReader(conn, tds.MaxPacketSize)
+	data, spid, err := readLoginResponse(be.r)
+	if err != nil {
+		return nil, nil, unavailable("reading the backend's login response", err)
+	}
+	be.spid = spid
+	lr, err := rewriteLoginResponse(data, login.TDSVersion, clientPacketSize)
+	if err != nil {
+		return nil, nil, unavailable("decoding the backend's login response", err)
+	}
+	raw.SetDeadline(time.Time{})
+	be.packetSize = tds.DefaultPacketSize
+	if lr.packetSize != 0 {
+		be.packetSize = lr.packetSize
+	}
+	be.tdsVersion = lr.tdsVersion
+	be.r.SetPacketSize(tds.MaxPacketSize) // accept what the backend sends; it is trusted more than clients
+	be.w = tds.NewPacketWriter(conn, be.packetSize)
+	ok = true
+	return be, lr, nil
+}
+
+// readLoginResponse reads one reply message and the SPID of its packets.
+func readLoginResponse(r *tds.PacketReader) ([]byte, uint16, error) {
+	var data []byte
+	for {
+		h, p, err := r.ReadPacket()
+		if err != nil {
+			return nil, 0, err
+		}
+		if h.Type != tds.PacketReply {
+			return nil, 0, fmt.Errorf("unexpected %v packet", h.Type)
+		}
+		if len(data)+len(p) > maxLoginResponse {
+			return nil, 0, fmt.Errorf("login response larger than %d bytes", maxLoginResponse)
+		}
+		data = append(data, p...)
+		if h.Status&tds.StatusEOM != 0 {
+			return data, h.SPID, nil
+		}
+	}
+}
+
+// backendLogin copies the client's login for a backend at host: the
+// password and every client setting pass through; ServerName becomes the
+// backend's host (Azure gateways route on it); feature extensions the proxy
+// cannot follow are dropped.
+//
+// The TDS version follows the backend leg: TDS 8 (strict) sends VerTDS80,
+// a TDS 7.x leg gets 7.4 for a TDS 8 client.
+func backendLogin(l *tds.Login7, host string, strict bool) *tds.Login7 {
+	bl := *l
+	bl.ServerName = host
+	switch {
+	case strict && (bl.TDSVersion >= tds.VerTDS74 || bl.TDSVersion == tds.VerTDS80):
+		bl.TDSVersion = tds.VerTDS80
+	case !strict && bl.TDSVersion == tds.VerTDS80:
+		bl.TDSVersion = tds.VerTDS74
+	}
+	bl.FeatureExt = nil
+	for _, f := range l.FeatureExt {
+		if keptFeatures[f.ID] {
+			bl.FeatureExt = append(bl.FeatureExt, f)
+		}
+	}
+	if len(bl.FeatureExt) == 0 {
+		bl.OptionFlags3 &^= tds.Login7Extension
+	}
+	return &bl
+}
+
+// clientEncryptionMode maps the backend-encrypt setting to the handshake's.
+func clientEncryptionMode(e BackendEncrypt) tds.ClientEncryption {
+	switch e {
+	case BackendEncryptDisable:
+		return tds.ClientEncryptDisable
+	case BackendEncryptFalse:
+		return tds.ClientEncryptOptional
+	case BackendEncryptStrict:
+		return tds.ClientEncryptStrict
+	}
+	return tds.ClientEncryptRequired
+}
+
+// isTDS7 reports a TDS 7.x version number (TDS 8's VerTDS80 is not
+// comparable with them).
+func isTDS7(v uint32) bool { return v>>28 == 7 }
+
+// layoutVersion is the version that selects token layouts for a session
+// whose client sent v: TDS 8 uses the 7.4 layouts.
+func layoutVersion(v uint32) uint32 {
+	if isTDS7(v) {
+		return v
+	}
+	return tds.VerTDS74
+}
+
+// rewriteLoginResponse decodes a backend's login response and rebuilds it
+// for the client: the packet size ENVCHANGE says the client's size (one is
+// added before the final DONE if the backend sent none), a routing
+// ENVCHANGE is removed (and reported in route), and the LOGINACK's TDS
+// version is capped at the client's.
+func rewriteLoginResponse(data []byte, clientVersion uint32, clientPacketSize int) (*loginResult, error) {
+	toks, err := tds.DecodeTokens(data, layoutVersion(clientVersion))
+	if err != nil {
+		return nil, err
+	}
+	lr := &loginResult{}
+	out := make([]tds.Token, 0, len(toks)+1)
+	sawPacketSize := false
+	for _, tk := range toks {
+		switch tk.Type {
+		case tds.TokenLoginAck:
+			lr.ok = true
+			if isTDS7(clientVersion) && tk.LoginAck.TDSVersion > clientVersion {
+				tk.LoginAck.TDSVersion = clientVersion
+			}
+			lr.tdsVersion = tk.LoginAck.TDSVersion
+		case tds.TokenEnvChange:
+			switch tk.Env.Type {
+			case tds.EnvRoutingType:
+				host, port, ok := tk.Env.Routing()
+				if !ok || host == "" || port == 0 {
+					return nil, errors.New("malformed routing ENVCHANGE")
+				}
+				lr.route = net.JoinHostPort(host, strconv.Itoa(int(port)))
+				continue
+			case tds.EnvEnhancedRoutingType:
+				return nil, errors.New("enhanced routing ENVCHANGE (21) although the proxy did not ask for it")
+			case tds.EnvPacketSizeType:
+				n, ok := tk.Env.PacketSize()
+				if !ok {
+					return nil, fmt.Errorf("packet size ENVCHANGE %q", tk.Env.NewString())
+				}
+				lr.packetSize = n
+				sawPacketSize = true
+				tk.Env = tds.EnvPacketSize(clientPacketSize, clientPacketSize)
+			}
+		case tds.TokenError:
+			if lr.errNumber == 0 {
+				lr.errNumber, lr.errMessage = tk.Err.Number, tk.Err.Message
+			}
+		case tds.TokenDone:
+			if lr.ok && !sawPacketSize && tk.Done.Status&tds.DoneMore == 0 {
+				out = append(out, tds.Token{Type: tds.TokenEnvChange, Env: tds.EnvPacketSize(clientPacketSize, clientPacketSize)})
+				sawPacketSize = true
+			}
+		}
+		out = append(out, tk)
+	}
+	if lr.ok && lr.tdsVersion == 0 {
+		return nil, errors.New("LOGINACK without a TDS version")
+	}
+	ver := layoutVersion(clientVersion)
+	if lr.tdsVersion != 0 {
+		ver = layoutVersion(lr.tdsVersion)
+	}
+	resp, err := tds.AppendTokens(nil, out, ver)
+	if err != nil {
+		return nil, fmt.Errorf("re-encoding the login response: %w", err)
+	}
+	lr.resp = resp
+	return lr, nil
+}

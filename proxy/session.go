@@ -1,0 +1,334 @@
+package proxy
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"runtime/debug"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/tdsproxy/tdsproxy/tds"
+)
+
+// session is one client connection: its handshake and login, its backend
+// connection and its request loop. Two goroutines serve it: serve (the
+// request loop, the only writer to the client) and readLoop (reads client
+// messages, so that an Attention arriving while a response streams is
+// relayed at once).
+type session struct {
+	srv       *Server
+	id        uint64
+	log       *zap.Logger
+	raw       net.Conn // the accepted TCP connection (counted)
+	overLimit bool     // accepted past MaxClientConns: refuse after the handshake
+
+	conn  net.Conn // client stream after the handshake (TLS or raw)
+	cr    *tds.PacketReader
+	cw    *tds.PacketWriter
+	be    *backend
+	state stateTracker
+
+	tdsVersion uint32
+	walker     *tds.Walker
+	walkBroken bool // the walker failed on the previous response
+	sawAttn    bool // DONE_ATTN seen in the current response
+	lastStatus uint8
+
+	done      chan struct{} // closed when the session ends
+	closeOnce sync.Once
+	closeWhy  atomic.Value // Reason
+
+	mu          sync.Mutex
+	loggedIn    bool
+	inRequest   bool // a request is being forwarded or its response relayed
+	attnPending bool // an Attention was forwarded for the current request
+}
+
+func newSession(srv *Server, conn net.Conn, id uint64, overLimit bool) *session {
+	return &session{
+		srv:       srv,
+		id:        id,
+		log:       srv.log.With(zap.Uint64("session", id)),
+		raw:       &countingConn{Conn: conn, m: srv.metrics},
+		overLimit: overLimit,
+		done:      make(chan struct{}),
+	}
+}
+
+// State returns a snapshot of the session's tracked state.
+func (s *session) State() SessionState { return s.state.Snapshot() }
+
+// close ends the session from any goroutine: it closes both connections,
+// which unblocks the session's goroutines. why is logged by serve.
+func (s *session) close(why Reason) {
+	s.closeOnce.Do(func() {
+		s.closeWhy.Store(why)
+		close(s.done)
+		s.raw.Close()
+		s.mu.Lock()
+		be := s.be
+		s.mu.Unlock()
+		if be != nil {
+			be.close()
+		}
+	})
+}
+
+// closedFor returns the reason given to close, or "".
+func (s *session) closedFor() Reason {
+	r, _ := s.closeWhy.Load().(Reason)
+	return r
+}
+
+// drainable reports whether a draining server may close the session now: it
+// is not in a request and has no open (or possibly open) transaction.
+func (s *session) drainable() bool {
+	s.mu.Lock()
+	busy := s.inRequest
+	loggedIn := s.loggedIn
+	s.mu.Unlock()
+	if !loggedIn {
+		return true
+	}
+	return !busy && s.state.Snapshot().Tx == TxNone
+}
+
+// serve runs the session to its end. A panic ends only this session.
+func (s *session) serve() {
+	start := time.Now()
+	defer func() {
+		if p := recover(); p != nil {
+			s.log.Error("session panicked; closing it", zap.Any("panic", p), zap.ByteString("stack", debug.Stack()))
+			s.srv.metrics.Errors.WithLabelValues(string(ReasonInternal)).Inc()
+			s.trySendError(failf(ReasonInternal, fmt.Errorf("panic: %v", p), fmt.Sprint(s.id)))
+		}
+		s.close(ReasonInternal)
+		s.log.Debug("session closed", zap.Duration("duration", time.Since(start)))
+	}()
+	err := s.run()
+	if err == nil {
+		return
+	}
+	if r := s.closedFor(); r == ReasonShutdown {
+		s.log.Info("session closed by shutdown")
+		return
+	}
+	se := classify(err)
+	s.srv.metrics.Errors.WithLabelValues(string(se.Reason)).Inc()
+	switch se.Reason {
+	case ReasonBackendLoginFailed:
+		s.log.Info("backend refused the login", zap.Error(err))
+	case ReasonHandshake, ReasonLoginTimeout, ReasonIdleTimeout:
+		s.log.Info("session ended", zap.String("reason", string(se.Reason)), zap.Error(err))
+	default:
+		s.log.Warn("session failed", zap.String("reason", string(se.Reason)), zap.Error(err))
+	}
+}
+
+// run performs the handshake, the login and the request loop.
+func (s *session) run() error {
+	cfg := &s.srv.cfg
+	ctx, cancel := context.WithTimeout(context.Background(), cfg.LoginTimeout)
+	defer cancel()
+	stop := context.AfterFunc(ctx, func() {
+		// Abort blocked handshake I/O when the login phase times out.
+		if ctx.Err() == context.DeadlineExceeded {
+			s.raw.SetDeadline(time.Unix(1, 0))
+		}
+	})
+	defer stop()
+
+	hs := &tds.ServerHandshakeConfig{
+		TLS:          s.srv.certs.clientTLSConfig(),
+		Encryption:   tds.EncryptOff,
+		Version:      preloginVersion,
+		MaxLoginSize: maxLogin7Size,
+	}
+	if cfg.ClientEncryption == ClientEncryptionRequired {
+		hs.Encryption = tds.EncryptReq
+	}
+	res, err := tds.ServerHandshake(ctx, s.raw, hs)
+	if err != nil {
+		switch {
+		case ctx.Err() != nil || isTimeout(err):
+			return failf(ReasonLoginTimeout, fmt.Errorf("client did not log in within login-timeout %s: %w", cfg.LoginTimeout, err))
+		case errors.As(err, new(*tds.EncryptionRefusedError)):
+			return failf(ReasonEncryptionRequired, fmt.Errorf("client does not encrypt and client-encryption is required: %w", err))
+		}
+		return failf(ReasonHandshake, fmt.Errorf("client handshake: %w", err))
+	}
+	s.conn = res.Conn
+	login := res.Login
+	s.log = s.log.With(zap.String("user", login.UserName), zap.String("app", login.AppName))
+	s.log.Debug("client logging in", zap.String("mode", res.Mode.String()), zap.String("database", login.Database),
+		zap.Bool("read_only_intent", login.ReadOnlyIntent()))
+
+	clientSize := negotiatedPacketSize(login.PacketSize)
+	// The login response goes out in packets the client accepts before the
+	// new size takes effect.
+	s.cw = tds.NewPacketWriter(s.conn, min(clientSize, tds.DefaultPacketSize))
+	s.tdsVersion = layoutVersion(login.TDSVersion)
+
+	switch {
+	case s.overLimit:
+		return s.refuse(failf(ReasonTooManyConns, nil, cfg.MaxClientConns))
+	case login.IntegratedSecurity():
+		return s.refuse(failf(ReasonUnsupportedAuth, errors.New("integrated (SSPI) login refused"), login.UserName, "integrated (Windows/SSPI) authentication"))
+	case login.FedAuth():
+		return s.refuse(failf(ReasonUnsupportedAuth, errors.New("federated login refused"), login.UserName, "federated (Microsoft Entra / Azure AD) authentication"))
+	case s.srv.draining.Load():
+		return s.refuse(failf(ReasonShutdown, nil))
+	}
+
+	bctx, bcancel := context.WithTimeout(context.Background(), cfg.BackendConnectTimeout)
+	be, lr, err := s.connectBackend(bctx, login, clientSize)
+	bcancel()
+	login.Password, login.ChangePassword = "", "" // not needed any more
+	if err != nil {
+		return s.refuse(err)
+	}
+	s.mu.Lock()
+	s.be = be
+	closed := s.closedFor() != ""
+	s.mu.Unlock()
+	if closed {
+		be.close()
+		return failf(ReasonShutdown, nil)
+	}
+	if !lr.ok {
+		// The backend refused the login: relay its own error tokens (18456…).
+		if err := s.cw.WriteMessage(tds.PacketReply, 0, lr.resp); err != nil {
+			return failf(ReasonHandshake, fmt.Errorf("sending the backend's login error: %w", err))
+		}
+		return failf(ReasonBackendLoginFailed, fmt.Errorf("backend error %d: %s", lr.errNumber, lr.errMessage), login.UserName, "backend login failed")
+	}
+	s.cw.SetSPID(be.spid)
+	if err := s.cw.WriteMessage(tds.PacketReply, 0, lr.resp); err != nil {
+		return failf(ReasonHandshake, fmt.Errorf("sending the login response: %w", err))
+	}
+	s.tdsVersion = layoutVersion(be.tdsVersion)
+	s.cw.SetPacketSize(clientSize)
+	s.cr = tds.NewPacketReader(s.conn, clientSize)
+	be.r.SetPacketSize(tds.MaxPacketSize)
+	s.state.setPacketSize(be.packetSize)
+	s.walker = tds.NewWalker(s.tdsVersion, s.onEvent)
+	if err := s.applyLoginState(lr); err != nil {
+		return failf(ReasonBackendLost, err, err.Error())
+	}
+	s.state.loginDone()
+	s.mu.Lock()
+	s.loggedIn = true
+	s.mu.Unlock()
+	stop()
+	s.raw.SetDeadline(time.Time{})
+	s.log.Info("session logged in", zap.String("backend", be.addr), zap.String("mode", res.Mode.String()),
+		zap.String("database", s.state.Snapshot().Database), zap.Int("client_packet_size", clientSize),
+		zap.Int("backend_packet_size", be.packetSize))
+	return s.requestLoop()
+}
+
+// applyLoginState feeds the login response to the state tracker (database,
+// language, collation…).
+func (s *session) applyLoginState(lr *loginResult) error {
+	w := tds.NewWalker(s.tdsVersion, func(ev *tds.Event) error {
+		if ev.Type == tds.TokenEnvChange && ev.Env.Type != envPacketSize {
+			return s.state.envChange(uint8(ev.Env.Type), ev.Env.New, ev.Env.Old)
+		}
+		return nil
+	})
+	if err := w.Feed(lr.resp); err != nil {
+		return fmt.Errorf("tracking the login response: %w", err)
+	}
+	return w.End()
+}
+
+// refuse sends the client an ERROR token for err (when the row is not
+// silent) and returns err.
+func (s *session) refuse(err error) error {
+	s.trySendError(classify(err))
+	return err
+}
+
+// trySendError writes an ERROR + DONE message for se if the client can take
+// one (the session has a packet writer and the row is not silent).
+func (s *session) trySendError(se *SessionError) {
+	if s.cw == nil {
+		return
+	}
+	we, ok := toWire(se)
+	if !ok {
+		return
+	}
+	s.raw.SetWriteDeadline(time.Now().Add(2 * time.Second))
+	_ = s.cw.WriteMessage(tds.PacketReply, 0, appendErrorDone(nil, we, s.tdsVersion))
+}
+
+// appendErrorDone appends an ERROR token and a final DONE with DONE_ERROR.
+func appendErrorDone(dst []byte, we wireError, tdsVersion uint32) []byte {
+	dst = tds.AppendMessage(dst, tds.TokenError, tds.ServerError{
+		Number: we.Number, State: we.State, Class: we.Class,
+		Message: we.Message, ServerName: "tdsproxy",
+	}, tdsVersion)
+	return tds.AppendDone(dst, tds.TokenDone, tds.Done{Status: tds.DoneError}, tdsVersion)
+}
+
+// preloginVersion is the VERSION the proxy answers in PRELOGIN (16.0.1000,
+// SQL Server 2022), in the option's big-endian u32 layout.
+const preloginVersion = 0x10000000 | 1000
+
+// maxLogin7Size caps a client's LOGIN7 message ([MS-TDS] §2.2.6.4: 128 KiB - 1).
+const maxLogin7Size = 128<<10 - 1
+
+// negotiatedPacketSize is the packet size granted to a client that asked
+// for n (0 means the server default).
+func negotiatedPacketSize(n uint32) int {
+	switch {
+	case n == 0:
+		return tds.DefaultPacketSize
+	case n < tds.MinPacketSize:
+		return tds.MinPacketSize
+	case n > tds.MaxPacketSize:
+		return tds.MaxPacketSize
+	}
+	return int(n)
+}
+
+// isTimeout reports a network timeout.
+func isTimeout(err error) bool {
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout() || errors.Is(err, os.ErrDeadlineExceeded)
+}
+
+// isClosed reports errors that mean the peer or we closed the connection.
+func isClosed(err error) bool {
+	return errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, net.ErrClosed)
+}
+
+// countingConn counts client-leg bytes in tdsproxy_client_bytes_total.
+type countingConn struct {
+	net.Conn
+	m *Metrics
+}
+
+func (c *countingConn) Read(p []byte) (int, error) {
+	n, err := c.Conn.Read(p)
+	if n > 0 {
+		c.m.bytesIn.Add(float64(n))
+	}
+	return n, err
+}
+
+func (c *countingConn) Write(p []byte) (int, error) {
+	n, err := c.Conn.Write(p)
+	if n > 0 {
+		c.m.bytesOut.Add(float64(n))
+	}
+	return n, err
+}

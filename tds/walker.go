@@ -1,0 +1,545 @@
+package tds
+
+import (
+	"encoding/binary"
+	"fmt"
+)
+
+// Event is a token reported by a Walker. Row is never set: rows are
+// skipped, not decoded. An Event and everything it references (slices,
+// byte values) are valid only during the callback.
+type Event = Token
+
+// DefaultMaxReturnValueSize is the largest RETURNVALUE value (wire bytes)
+// a Walker decodes; larger values are skipped and flagged ValueSkipped.
+const DefaultMaxReturnValueSize = 64 << 10
+
+// Walker steps through a server response ([MS-TDS] §2.2.7) token by token.
+// It is fed arbitrary chunks (e.g. one packet payload at a time); tokens
+// and values may straddle chunks. It reports every token except ROW and
+// NBCROW to its handler and skips row data without copying it: memory is
+// bounded by the largest non-row token (at most 1 MiB) and PLP data is
+// skipped as it streams. Walking rows allocates nothing.
+//
+// The negotiated TDS version selects the 7.1 or 7.2+ layouts; a LOGINACK
+// in the stream switches the Walker to the version it announces.
+// COLMETADATA persists across End so rows after a "no metadata"
+// COLMETADATA (fNoMetaData requests) can be walked. A Walker is not safe
+// for concurrent use.
+type Walker struct {
+	ver uint32
+	h   func(ev *Event) error
+	// MaxReturnValueSize caps the RETURNVALUE values that are decoded
+	// (DefaultMaxReturnValueSize when 0).
+	MaxReturnValueSize int
+
+	err   error // sticky: once failed, every call returns it
+	state walkState
+	tok   TokenType
+	buf   []byte // carried-over bytes of a token body being buffered
+	ev    Event
+
+	cols   []Column
+	kinds  []valKind
+	colBuf []Column
+
+	// row state
+	col    int
+	nbc    bool
+	bitmap []byte
+	bmHave int
+	v      valState
+	rows   uint64
+
+	// RETURNVALUE state
+	rv      ReturnValue
+	rvKind  valKind
+	rvBuf   []byte
+	rvOver  bool
+	offset  uint64 // bytes consumed in total, for error messages
+}
+
+type walkState uint8
+
+const (
+	wsToken  walkState = iota // expecting a token type byte
+	wsBody                    // buffering a non-row token body
+	wsBitmap                  // NBCROW null bitmap
+	wsRow                     // row values
+	wsRetVal                  // RETURNVALUE value
+)
+
+// valKind is how to find the end of a value of a column's type.
+type valKind struct {
+	kind uint8
+	size int // kFixed: value size
+}
+
+const (
+	kFixed uint8 = iota
+	kLen1        // 1-byte length prefix
+	kLen2        // 2-byte length prefix, 0xFFFF NULL
+	kLen4        // 4-byte length prefix (SSVARIANT)
+	kText        // TEXTPTR, TIMESTAMP, 4-byte length
+	kPLP         // PLP chunks
+)
+
+func kindOf(t TypeInfo) valKind {
+	switch t.Type.lenKind() {
+	case lenFixed:
+		return valKind{kind: kFixed, size: t.Size}
+	case lenByte, lenScale, lenDate:
+		return valKind{kind: kLen1}
+	case lenUShort:
+		if t.Size == PLPSize {
+			return valKind{kind: kPLP}
+		}
+		return valKind{kind: kLen2}
+	case lenLong:
+		if t.Type == TypeVariant {
+			return valKind{kind: kLen4}
+		}
+		return valKind{kind: kText}
+	}
+	return valKind{kind: kPLP}
+}
+
+// valState is the progress through one value that straddles chunks.
+type valState struct {
+	phase   uint8 // vStart, vPrefix, vSkip
+	stage   uint8 // kText: 0 pointer length, 1 data length; kPLP: 0 total, 1 chunk length
+	pre     [8]byte
+	preHave int
+	preNeed int
+	skip    uint64
+	last    bool // the value ends when skip reaches 0
+}
+
+const (
+	vStart uint8 = iota
+	vPrefix
+	vSkip
+)
+
+// NewWalker returns a Walker for a connection that negotiated tdsVersion
+// (0: latest). h is called for each token; its error stops the walk and
+// is returned by Feed.
+func NewWalker(tdsVersion uint32, h func(ev *Event) error) *Walker {
+	return &Walker{ver: tdsVersion, h: h}
+}
+
+// Reset forgets all state (including column metadata) and any error.
+func (w *Walker) Reset() {
+	*w = Walker{ver: w.ver, h: w.h, MaxReturnValueSize: w.MaxReturnValueSize,
+		buf: w.buf[:0], colBuf: w.colBuf[:0], bitmap: w.bitmap[:0], rvBuf: w.rvBuf[:0], kinds: w.kinds[:0]}
+}
+
+// SetVersion changes the TDS version used for the following tokens.
+func (w *Walker) SetVersion(v uint32) { w.ver = v }
+
+// Rows returns the number of ROW and NBCROW tokens walked so far.
+func (w *Walker) Rows() uint64 { return w.rows }
+
+// Columns returns the current result's column metadata (valid until the
+// next Feed).
+func (w *Walker) Columns() []Column { return w.cols }
+
+// End is called at the end of a message: it fails if a token is incomplete.
+func (w *Walker) End() error {
+	if w.err != nil {
+		return w.err
+	}
+	if w.state != wsToken {
+		w.err = formatErr("token stream", w.tok.String(), "message ends inside the token (offset %d)", w.offset)
+		return w.err
+	}
+	return nil
+}
+
+// Feed walks the next chunk of the response. The Walker does not retain p.
+func (w *Walker) Feed(p []byte) error {
+	if w.err != nil {
+		return w.err
+	}
+	for len(p) > 0 {
+		n, err := w.step(p)
+		w.offset += uint64(n)
+		p = p[n:]
+		if err != nil {
+			w.err = err
+			return err
+		}
+	}
+	return nil
+}
+
+// step consumes a prefix of p (all of it, or up to a token boundary).
+func (w *Walker) step(p []byte) (int, error) {
+	switch w.state {
+	case wsToken:
+		return w.startToken(p)
+	case wsBody:
+		return w.feedBody(p)
+	case wsBitmap:
+		n := min(len(w.bitmap)-w.bmHave, len(p))
+		copy(w.bitmap[w.bmHave:], p[:n])
+		w.bmHave += n
+		if w.bmHave == len(w.bitmap) {
+			w.state = wsRow
+		}
+		return n, nil
+	case wsRow:
+		return w.feedRow(p)
+	case wsRetVal:
+		return w.feedRetVal(p)
+	}
+	return 0, fmt.Errorf("tds: walker in invalid state %d", w.state)
+}
+
+func (w *Walker) startToken(p []byte) (int, error) {
+	w.tok = TokenType(p[0])
+	switch w.tok {
+	case TokenRow, TokenNBCRow:
+		if w.cols == nil {
+			return 0, formatErr(w.tok.String(), "", "row without COLMETADATA at offset %d", w.offset)
+		}
+		w.rows++
+		w.col = 0
+		w.v = valState{}
+		w.nbc = w.tok == TokenNBCRow
+		if w.nbc {
+			w.bitmap = w.bitmap[:(len(w.cols)+7)/8]
+			w.bmHave = 0
+			w.state = wsBitmap
+		} else {
+			w.state = wsRow
+		}
+		return 1, nil
+	}
+	if _, known := tokenNames[w.tok]; !known {
+		return 0, w.wrap(formatErr("token stream", "TokenType", "unknown token 0x%02X", uint8(w.tok)))
+	}
+	switch w.tok {
+	case TokenAltMetadata, TokenAltRow, TokenDataClassification:
+		// Fail now with decodeTokenBody's explanation rather than
+		// waiting for a body that is never decoded.
+		_, err := decodeTokenBody(&Event{Type: w.tok}, nil, w.ver, nil)
+		return 0, w.wrap(err)
+	}
+	w.state = wsBody
+	w.buf = w.buf[:0]
+	return 1, nil
+}
+
+// feedBody buffers and decodes a non-row token body.
+func (w *Walker) feedBody(p []byte) (int, error) {
+	if len(w.buf) == 0 {
+		n, err := w.decodeBody(p)
+		if err == nil {
+			return n, w.bodyDone()
+		}
+		if !isShort(err) {
+			return 0, w.wrap(err)
+		}
+		w.buf = append(w.buf, p...)
+		return len(p), nil
+	}
+	prev := len(w.buf)
+	if prev+len(p) > maxTokenLen+64 {
+		return 0, formatErr(w.tok.String(), "", "token longer than %d bytes", maxTokenLen)
+	}
+	w.buf = append(w.buf, p...)
+	n, err := w.decodeBody(w.buf)
+	if err != nil {
+		if !isShort(err) {
+			return 0, w.wrap(err)
+		}
+		return len(p), nil
+	}
+	used := n - prev
+	if err := w.bodyDone(); err != nil {
+		return used, err
+	}
+	w.buf = w.buf[:0]
+	return used, nil
+}
+
+func (w *Walker) wrap(err error) error {
+	return fmt.Errorf("walking %s token at offset %d: %w", w.tok, w.offset, err)
+}
+
+// decodeBody decodes the current token's body from b into w.ev.
+func (w *Walker) decodeBody(b []byte) (int, error) {
+	w.ev = Event{Type: w.tok}
+	if w.tok == TokenReturnValue {
+		rv, n, err := decodeReturnValueHeader(b, w.ver)
+		if err != nil {
+			return 0, err
+		}
+		w.rv = rv
+		return n, nil
+	}
+	return decodeTokenBody(&w.ev, b, w.ver, w.colBuf)
+}
+
+// bodyDone acts on a decoded token body.
+func (w *Walker) bodyDone() error {
+	w.state = wsToken
+	switch w.tok {
+	case TokenReturnValue:
+		w.state = wsRetVal
+		w.rvKind = kindOf(w.rv.Type)
+		w.rvBuf = w.rvBuf[:0]
+		w.rvOver = false
+		w.v = valState{}
+		return nil
+	case TokenColMetadata:
+		if w.ev.Columns != nil {
+			w.colBuf = w.ev.Columns
+			w.cols = w.ev.Columns
+			w.kinds = w.kinds[:0]
+			for _, c := range w.cols {
+				w.kinds = append(w.kinds, kindOf(c.Type))
+			}
+			if cap(w.bitmap) < (len(w.cols)+7)/8 {
+				w.bitmap = make([]byte, 0, (len(w.cols)+7)/8)
+			}
+		}
+	case TokenLoginAck:
+		switch v := w.ev.LoginAck.TDSVersion; v {
+		case VerTDS71, VerTDS72, VerTDS73A, VerTDS73B, VerTDS74:
+			w.ver = v
+		}
+	}
+	return w.emit()
+}
+
+func (w *Walker) emit() error {
+	if w.h == nil {
+		return nil
+	}
+	return w.h(&w.ev)
+}
+
+// feedRow walks row values; it consumes as much of p as the row needs.
+func (w *Walker) feedRow(p []byte) (int, error) {
+	used := 0
+	for w.col < len(w.cols) {
+		if w.nbc && w.bitmap[w.col>>3]&(1<<(w.col&7)) != 0 {
+			w.col++
+			continue
+		}
+		k := w.kinds[w.col]
+		if w.v.phase == vStart {
+			if n, ok := fastLen(k, p[used:]); ok {
+				used += n
+				w.col++
+				continue
+			}
+		}
+		n, done, err := w.stepValue(k, p[used:])
+		used += n
+		if err != nil {
+			return used, w.wrap(err)
+		}
+		if !done {
+			return used, nil
+		}
+		w.col++
+	}
+	w.state = wsToken
+	return used, nil
+}
+
+func (w *Walker) feedRetVal(p []byte) (int, error) {
+	max := w.MaxReturnValueSize
+	if max <= 0 {
+		max = DefaultMaxReturnValueSize
+	}
+	if w.v.phase == vStart && len(w.rvBuf) == 0 {
+		if n, ok := fastLen(w.rvKind, p); ok {
+			if n <= max {
+				w.finishRetVal(p[:n])
+			} else {
+				w.rv.ValueSkipped = true
+				w.finishRetVal(nil)
+			}
+			return n, w.emit()
+		}
+	}
+	n, done, err := w.stepValue(w.rvKind, p)
+	if err != nil {
+		return n, w.wrap(err)
+	}
+	if !w.rvOver {
+		if len(w.rvBuf)+n <= max {
+			w.rvBuf = append(w.rvBuf, p[:n]...)
+		} else {
+			w.rvOver = true
+			w.rvBuf = w.rvBuf[:0]
+		}
+	}
+	if !done {
+		return n, nil
+	}
+	if w.rvOver {
+		w.rv.ValueSkipped = true
+		w.finishRetVal(nil)
+	} else {
+		w.finishRetVal(w.rvBuf)
+	}
+	return n, w.emit()
+}
+
+// finishRetVal decodes a complete RETURNVALUE value (nil: skipped) into w.ev.
+func (w *Walker) finishRetVal(b []byte) {
+	w.state = wsToken
+	if b != nil {
+		v, _, err := decodeValue(w.rv.Type, b, ctxRow)
+		if err != nil {
+			w.rv.ValueSkipped = true
+		} else {
+			w.rv.Value = v
+		}
+	}
+	w.ev = Event{Type: TokenReturnValue, ReturnValue: w.rv}
+}
+
+// fastLen returns the length of a value of kind k if all of it is in p.
+func fastLen(k valKind, p []byte) (int, bool) {
+	switch k.kind {
+	case kFixed:
+		return k.size, len(p) >= k.size
+	case kLen1:
+		if len(p) < 1 {
+			return 0, false
+		}
+		n := 1 + int(p[0])
+		return n, len(p) >= n
+	case kLen2:
+		if len(p) < 2 {
+			return 0, false
+		}
+		l := int(binary.LittleEndian.Uint16(p))
+		if l == 0xFFFF {
+			return 2, true
+		}
+		return 2 + l, len(p) >= 2+l
+	case kLen4:
+		if len(p) < 4 {
+			return 0, false
+		}
+		l := uint64(binary.LittleEndian.Uint32(p))
+		return 4 + int(l), uint64(len(p)-4) >= l
+	}
+	n, err := longOrPLPLen(k, p)
+	return n, err == nil
+}
+
+func longOrPLPLen(k valKind, p []byte) (int, error) {
+	if k.kind == kText {
+		return longLen(TypeInfo{Type: TypeText}, p, ctxRow)
+	}
+	return plpLen(p)
+}
+
+// stepValue advances through one value that may straddle chunks. It
+// returns the bytes consumed and whether the value is complete.
+func (w *Walker) stepValue(k valKind, p []byte) (int, bool, error) {
+	v := &w.v
+	used := 0
+	for {
+		switch v.phase {
+		case vStart:
+			v.stage = 0
+			v.preHave = 0
+			switch k.kind {
+			case kFixed:
+				v.phase, v.skip, v.last = vSkip, uint64(k.size), true
+				continue
+			case kLen1, kText:
+				v.preNeed = 1
+			case kLen2:
+				v.preNeed = 2
+			case kLen4:
+				v.preNeed = 4
+			case kPLP:
+				v.preNeed = 8
+			}
+			v.phase = vPrefix
+		case vPrefix:
+			n := min(v.preNeed-v.preHave, len(p)-used)
+			copy(v.pre[v.preHave:], p[used:used+n])
+			v.preHave += n
+			used += n
+			if v.preHave < v.preNeed {
+				return used, false, nil
+			}
+			if done := w.prefixDone(k); done {
+				v.phase = vStart
+				return used, true, nil
+			}
+		case vSkip:
+			n := uint64(len(p) - used)
+			if n > v.skip {
+				n = v.skip
+			}
+			v.skip -= n
+			used += int(n)
+			if v.skip > 0 {
+				return used, false, nil
+			}
+			if v.last {
+				v.phase = vStart
+				return used, true, nil
+			}
+			// Next length prefix: TEXT data length or PLP chunk length.
+			v.phase, v.preHave, v.preNeed = vPrefix, 0, 4
+		}
+	}
+}
+
+// prefixDone interprets a completed length prefix; it reports whether the
+// value is complete.
+func (w *Walker) prefixDone(k valKind) bool {
+	v := &w.v
+	v.phase, v.last = vSkip, true
+	switch k.kind {
+	case kLen1:
+		v.skip = uint64(v.pre[0])
+	case kLen2:
+		l := binary.LittleEndian.Uint16(v.pre[:])
+		if l == 0xFFFF {
+			return true
+		}
+		v.skip = uint64(l)
+	case kLen4:
+		v.skip = uint64(binary.LittleEndian.Uint32(v.pre[:]))
+	case kText:
+		if v.stage == 0 {
+			if v.pre[0] == 0 {
+				return true
+			}
+			v.stage, v.skip, v.last = 1, uint64(v.pre[0])+8, false
+		} else {
+			v.skip = uint64(binary.LittleEndian.Uint32(v.pre[:]))
+		}
+	case kPLP:
+		if v.stage == 0 {
+			if binary.LittleEndian.Uint64(v.pre[:]) == plpNull {
+				return true
+			}
+			v.stage, v.phase, v.preHave, v.preNeed = 1, vPrefix, 0, 4
+			return false
+		}
+		l := binary.LittleEndian.Uint32(v.pre[:])
+		if l == 0 {
+			return true
+		}
+		v.skip, v.last = uint64(l), false
+	}
+	if v.skip == 0 && v.last {
+		return true
+	}
+	return false
+}

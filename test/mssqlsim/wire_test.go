@@ -1,0 +1,378 @@
+package mssqlsim
+
+import (
+	"context"
+	"crypto/tls"
+	"fmt"
+	"strconv"
+	"net"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/tdsproxy/tdsproxy/tds"
+)
+
+// rawClient speaks TDS to the simulator with the project's codec, to check
+// what go-mssqldb does not show: token order, status bits, layouts.
+type rawClient struct {
+	t    testing.TB
+	conn net.Conn
+	pr   *tds.PacketReader
+	pw   *tds.PacketWriter
+	ver  uint32
+}
+
+func testLogin(ver uint32) *tds.Login7 {
+	return &tds.Login7{
+		TDSVersion: ver, PacketSize: 4096, ClientProgVer: 7, ClientPID: 1234,
+		OptionFlags1: 0xE0, OptionFlags2: 0x03, HostName: "testhost",
+		UserName: DefaultLogin, Password: DefaultPassword, AppName: "wire_test",
+		ServerName: "sim", CltIntName: "wire_test", Language: "us_english",
+	}
+}
+
+// dialRaw connects and logs in; it returns the client and the login
+// response tokens. The login may fail (the tokens say so).
+func dialRaw(t testing.TB, s *Server, login *tds.Login7) (*rawClient, []tds.Token) {
+	t.Helper()
+	nc, err := net.DialTimeout("tcp", s.Addr(), 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { nc.Close() })
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	res, err := tds.ClientHandshake(ctx, nc, &tds.ClientHandshakeConfig{
+		Encryption: tds.ClientEncryptDisable, Login: login,
+		TLS: &tls.Config{InsecureSkipVerify: true},
+	})
+	if err != nil {
+		t.Fatalf("client handshake: %v", err)
+	}
+	c := &rawClient{t: t, conn: res.Conn, pr: tds.NewPacketReader(res.Conn, tds.MaxPacketSize),
+		pw: tds.NewPacketWriter(res.Conn, 4096), ver: replyVersion(login.TDSVersion, false)}
+	return c, c.read()
+}
+
+// read reads one response message and decodes its tokens.
+func (c *rawClient) read() []tds.Token {
+	c.t.Helper()
+	_ = c.conn.SetReadDeadline(time.Now().Add(10 * time.Second))
+	m, err := c.pr.ReadMessage(64 << 20)
+	if err != nil {
+		c.t.Fatalf("reading response: %v", err)
+	}
+	if m.Type != tds.PacketReply {
+		c.t.Fatalf("response has packet type %v", m.Type)
+	}
+	toks, err := tds.DecodeTokens(m.Data, c.ver)
+	if err != nil {
+		c.t.Fatalf("decoding response tokens (TDS %#x): %v", c.ver, err)
+	}
+	return toks
+}
+
+func (c *rawClient) send(typ tds.PacketType, status tds.PacketStatus, data []byte) {
+	c.t.Helper()
+	if err := c.pw.WriteMessage(typ, status, data); err != nil {
+		c.t.Fatalf("sending %v: %v", typ, err)
+	}
+}
+
+// batch sends a SQL batch (with ALL_HEADERS from TDS 7.2 on).
+func (c *rawClient) batch(status tds.PacketStatus, text string) {
+	c.t.Helper()
+	b := &tds.SQLBatch{Text: text}
+	if c.ver >= tds.VerTDS72 {
+		b.HasHeaders = true
+		b.Headers = tds.AllHeaders{HasTxDescriptor: true, OutstandingRequests: 1}
+	}
+	c.send(tds.PacketSQLBatch, status, b.Append(nil))
+}
+
+// summary renders tokens compactly, e.g. "ENVCHANGE(1) INFO(5701) DONE(0x0)".
+func summary(toks []tds.Token) string {
+	var parts []string
+	for i := range toks {
+		tk := &toks[i]
+		switch tk.Type {
+		case tds.TokenEnvChange:
+			parts = append(parts, "ENVCHANGE("+strconv.Itoa(int(tk.Env.Type))+")")
+		case tds.TokenInfo, tds.TokenError:
+			parts = append(parts, tk.Type.String()+"("+strconv.Itoa(int(tk.Err.Number))+")")
+		case tds.TokenDone, tds.TokenDoneProc, tds.TokenDoneInProc:
+			parts = append(parts, tk.Type.String()+fmt.Sprintf("(0x%04x)", uint16(tk.Done.Status)))
+		default:
+			parts = append(parts, tk.Type.String())
+		}
+	}
+	return strings.Join(parts, " ")
+}
+
+// TestLoginResponse checks the login response of each TDS version: token
+// order as SQL Server sends it, the LOGINACK version, and the DONE layout
+// (9 bytes in 7.1, 13 after: a wrong layout fails the decoding).
+func TestLoginResponse(t *testing.T) {
+	t.Parallel()
+	c := startCluster(t, Config{})
+	const order = "ENVCHANGE(1) INFO(5701) ENVCHANGE(7) ENVCHANGE(2) INFO(5703) LOGINACK ENVCHANGE(4)"
+	tests := []struct {
+		name     string
+		ver      uint32
+		features []tds.FeatureExt
+		wantVer  uint32
+		want     string
+	}{
+		{"7.4", tds.VerTDS74, nil, tds.VerTDS74, order + " DONE(0x0000)"},
+		{"7.4 asking UTF-8", tds.VerTDS74, []tds.FeatureExt{{ID: tds.FeatureUTF8Support, Data: []byte{1}}}, tds.VerTDS74, order + " FEATUREEXTACK DONE(0x0000)"},
+		{"7.4 asking session recovery", tds.VerTDS74, []tds.FeatureExt{{ID: tds.FeatureSessionRecovery}}, tds.VerTDS74, order + " DONE(0x0000)"},
+		{"7.3B (pymssql)", tds.VerTDS73B, nil, tds.VerTDS73B, order + " DONE(0x0000)"},
+		{"7.2", tds.VerTDS72, nil, tds.VerTDS72, order + " DONE(0x0000)"},
+		{"7.1", tds.VerTDS71, nil, tds.VerTDS71, order + " DONE(0x0000)"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			l := testLogin(tc.ver)
+			l.FeatureExt = tc.features
+			cl, toks := dialRaw(t, c.Primary(), l)
+			if got := summary(toks); got != tc.want {
+				t.Fatalf("login response = %s\nwant             %s", got, tc.want)
+			}
+			for _, tk := range toks {
+				switch tk.Type {
+				case tds.TokenLoginAck:
+					if tk.LoginAck.TDSVersion != tc.wantVer || tk.LoginAck.ProgName != "Microsoft SQL Server" || tk.LoginAck.ProgVersion[0] != 16 {
+						t.Errorf("LOGINACK = %+v", tk.LoginAck)
+					}
+				case tds.TokenEnvChange:
+					if tk.Env.Type == tds.EnvPacketSizeType && (tk.Env.NewString() != "4096" || tk.Env.OldString() != "4096") {
+						t.Errorf("packet size ENVCHANGE = %s", tk.Env)
+					}
+					if tk.Env.Type == tds.EnvDatabaseType && tk.Env.NewString() != "master" {
+						t.Errorf("database ENVCHANGE = %s", tk.Env)
+					}
+				}
+			}
+			// The session works in that version's layouts.
+			cl.batch(0, "SELECT 1 AS one, N'x' AS s; SELECT 2")
+			if got := summary(cl.read()); got != "COLMETADATA ROW DONE(0x0011) COLMETADATA ROW DONE(0x0010)" {
+				t.Errorf("batch response = %s", got)
+			}
+		})
+	}
+}
+
+// TestAuthenticationRefusals: integrated (SSPI) and federated logins get a
+// clear error, then the connection closes.
+func TestAuthenticationRefusals(t *testing.T) {
+	t.Parallel()
+	c := startCluster(t, Config{})
+	tests := []struct {
+		name   string
+		edit   func(l *tds.Login7)
+		number int32
+		msg    string
+	}{
+		{"SSPI", func(l *tds.Login7) { l.OptionFlags2 |= tds.Login7IntSecurity; l.SSPI = []byte("NTLMSSP\x00\x01") }, 18452, "SQL logins only"},
+		{"federated", func(l *tds.Login7) {
+			l.FeatureExt = []tds.FeatureExt{{ID: tds.FeatureFedAuth, Data: []byte{0x02, 0, 0, 0, 0}}}
+		}, 18456, "federated"},
+		{"TDS 7.0", func(l *tds.Login7) { l.TDSVersion = tds.VerTDS70 }, 18456, "Login failed"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			l := testLogin(tds.VerTDS74)
+			tc.edit(l)
+			cl, toks := dialRaw(t, c.Primary(), l)
+			if got := summary(toks); got != "ERROR("+strconv.Itoa(int(tc.number))+") DONE(0x0002)" {
+				t.Fatalf("response = %s", got)
+			}
+			if !strings.Contains(toks[0].Err.Message, tc.msg) {
+				t.Errorf("message %q does not mention %q", toks[0].Err.Message, tc.msg)
+			}
+			_ = cl.conn.SetReadDeadline(time.Now().Add(5 * time.Second))
+			if _, err := cl.conn.Read(make([]byte, 1)); err == nil {
+				t.Error("connection still open after a refused login")
+			}
+		})
+	}
+}
+
+// TestDoneBits checks DONE status bits and counts of a multi-statement
+// batch the way SQL Server sets them.
+func TestDoneBits(t *testing.T) {
+	t.Parallel()
+	c := startCluster(t, Config{})
+	cl, _ := dialRaw(t, c.Primary(), testLogin(tds.VerTDS74))
+	cl.batch(0, "CREATE TABLE dbo.d (id int); INSERT INTO dbo.d VALUES (1), (2); SELECT id FROM dbo.d; UPDATE dbo.d SET id = 3 WHERE id = 1")
+	toks := cl.read()
+	var dones []tds.Done
+	for _, tk := range toks {
+		if tk.Type == tds.TokenDone {
+			dones = append(dones, tk.Done)
+		}
+	}
+	if len(dones) != 4 {
+		t.Fatalf("got %d DONE tokens, want 4: %s", len(dones), summary(toks))
+	}
+	want := []struct {
+		status tds.DoneStatus
+		rows   uint64
+	}{
+		{tds.DoneMore, 0},
+		{tds.DoneMore | tds.DoneCount, 2},
+		{tds.DoneMore | tds.DoneCount, 2},
+		{tds.DoneCount, 1},
+	}
+	for i, w := range want {
+		if dones[i].Status != w.status || (w.status&tds.DoneCount != 0 && dones[i].RowCount != w.rows) {
+			t.Errorf("DONE %d = %s rows %d, want %s rows %d", i, dones[i].Status, dones[i].RowCount, w.status, w.rows)
+		}
+	}
+	// An error in the last statement: ERROR, then the final DONE with DONE_ERROR.
+	cl.batch(0, "SELECT 1; SELECT * FROM dbo.missing")
+	toks = cl.read()
+	last := toks[len(toks)-1]
+	if last.Type != tds.TokenDone || last.Done.Status&tds.DoneError == 0 || last.Done.Status&tds.DoneMore != 0 {
+		t.Errorf("batch ending in an error = %s", summary(toks))
+	}
+}
+
+// TestResetConnection sends a batch with RESETCONNECTION: the response starts
+// with ENVCHANGE 18 and the session state (temp tables, open transaction)
+// is gone.
+func TestResetConnection(t *testing.T) {
+	t.Parallel()
+	c := startCluster(t, Config{})
+	cl, _ := dialRaw(t, c.Primary(), testLogin(tds.VerTDS74))
+	cl.batch(0, "CREATE TABLE #tmp (id int); BEGIN TRAN")
+	if toks := cl.read(); toks[len(toks)-1].Done.Status&tds.DoneError != 0 {
+		t.Fatalf("setup failed: %s", summary(toks))
+	}
+	cl.batch(tds.StatusResetConnection, "SELECT @@TRANCOUNT")
+	toks := cl.read()
+	if len(toks) == 0 || toks[0].Type != tds.TokenEnvChange || toks[0].Env.Type != tds.EnvResetAckType {
+		t.Fatalf("response to a reset = %s, want ENVCHANGE(18) first", summary(toks))
+	}
+	for _, tk := range toks {
+		if tk.Type == tds.TokenRow && tk.Row[0] != int64(0) {
+			t.Errorf("@@TRANCOUNT after reset = %v, want 0", tk.Row[0])
+		}
+	}
+	cl.batch(0, "SELECT * FROM #tmp")
+	if toks := cl.read(); toks[0].Type != tds.TokenError || toks[0].Err.Number != 208 {
+		t.Errorf("temp table after reset: %s, want ERROR(208)", summary(toks))
+	}
+}
+
+// TestAttention cancels a running WAITFOR with an Attention (the response
+// ends with DONE_ATTN at once), and acknowledges an Attention that arrives
+// after the response in a message of its own.
+func TestAttention(t *testing.T) {
+	t.Parallel()
+	c := startCluster(t, Config{})
+	cl, _ := dialRaw(t, c.Primary(), testLogin(tds.VerTDS74))
+
+	start := time.Now()
+	cl.batch(0, "WAITFOR DELAY '00:00:30'; SELECT 1")
+	time.Sleep(100 * time.Millisecond)
+	cl.send(tds.PacketAttention, 0, nil)
+	toks := cl.read()
+	last := toks[len(toks)-1]
+	if last.Type != tds.TokenDone || last.Done.Status&tds.DoneAttn == 0 {
+		t.Fatalf("response after Attention = %s, want a final DONE_ATTN", summary(toks))
+	}
+	if d := time.Since(start); d > 5*time.Second {
+		t.Errorf("Attention took %s", d)
+	}
+
+	// Late attention: the request is already answered.
+	cl.batch(0, "SELECT 1")
+	cl.read()
+	cl.send(tds.PacketAttention, 0, nil)
+	if got := summary(cl.read()); got != "DONE(0x0020)" {
+		t.Errorf("late Attention answer = %s, want DONE(0x0020)", got)
+	}
+	cl.batch(0, "SELECT 5")
+	if got := summary(cl.read()); got != "COLMETADATA ROW DONE(0x0010)" {
+		t.Errorf("after Attention the session answers %s", got)
+	}
+}
+
+// TestMalformedInput sends broken messages: a bad request body gets an
+// ERROR and the session goes on; a broken stream closes that connection
+// only; the server keeps serving.
+func TestMalformedInput(t *testing.T) {
+	t.Parallel()
+	c := startCluster(t, Config{})
+	s := c.Primary()
+
+	t.Run("bad batch body", func(t *testing.T) {
+		cl, _ := dialRaw(t, s, testLogin(tds.VerTDS74))
+		cl.send(tds.PacketSQLBatch, 0, []byte{0xFF, 0xFF, 0xFF, 0x7F, 1, 2, 3}) // ALL_HEADERS longer than the message
+		if toks := cl.read(); toks[0].Type != tds.TokenError {
+			t.Fatalf("bad batch answered %s", summary(toks))
+		}
+		cl.send(tds.PacketRPC, 0, []byte{0x16, 0, 0, 0, 0x12, 0, 0, 0, 2, 0})
+		if toks := cl.read(); toks[0].Type != tds.TokenError {
+			t.Fatalf("bad RPC answered %s", summary(toks))
+		}
+		cl.send(tds.PacketSQLBatch, 0, []byte{1}) // odd UCS-2 length
+		cl.read()
+		cl.batch(0, "SELECT 1")
+		if got := summary(cl.read()); got != "COLMETADATA ROW DONE(0x0010)" {
+			t.Errorf("session after bad messages answers %s", got)
+		}
+	})
+
+	garbage := []struct {
+		name string
+		data []byte
+	}{
+		{"unknown packet type", []byte{0x55, 0x01, 0x00, 0x0A, 0, 0, 1, 0, 1, 2}},
+		{"length below header", []byte{0x01, 0x01, 0x00, 0x04, 0, 0, 1, 0}},
+		{"length above packet size", []byte{0x01, 0x01, 0xFF, 0xFF, 0, 0, 1, 0}},
+		{"LOGIN7 again", append([]byte{0x10, 0x01, 0x00, 0x10, 0, 0, 1, 0}, make([]byte, 8)...)},
+	}
+	for _, g := range garbage {
+		t.Run(g.name, func(t *testing.T) {
+			cl, _ := dialRaw(t, s, testLogin(tds.VerTDS74))
+			if _, err := cl.conn.Write(g.data); err != nil {
+				t.Fatal(err)
+			}
+			_ = cl.conn.SetReadDeadline(time.Now().Add(5 * time.Second))
+			buf := make([]byte, 4096)
+			for {
+				if _, err := cl.conn.Read(buf); err != nil {
+					if ne, ok := err.(net.Error); ok && ne.Timeout() {
+						t.Fatal("connection not closed after a broken stream")
+					}
+					break
+				}
+			}
+		})
+	}
+
+	t.Run("garbage before PRELOGIN", func(t *testing.T) {
+		nc, err := net.Dial("tcp", s.Addr())
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer nc.Close()
+		nc.Write([]byte("GET / HTTP/1.1\r\nHost: x\r\n\r\n"))
+		_ = nc.SetReadDeadline(time.Now().Add(5 * time.Second))
+		if _, err := nc.Read(make([]byte, 16)); err == nil {
+			t.Error("server answered HTTP")
+		}
+	})
+
+	// The server is still fine.
+	cl, _ := dialRaw(t, s, testLogin(tds.VerTDS74))
+	cl.batch(0, "SELECT 1")
+	if got := summary(cl.read()); got != "COLMETADATA ROW DONE(0x0010)" {
+		t.Errorf("server after malformed input answers %s", got)
+	}
+}
