@@ -16,6 +16,11 @@ import (
 
 const chartDir = "tdsproxy"
 
+// kubeVersion is the cluster version charts are rendered for: the chart
+// needs 1.30 (preStop sleep action); helm built without release ldflags
+// would assume 1.20.
+const kubeVersion = "1.31.0"
+
 // helmPath finds helm on PATH or in GOPATH/bin (where `go install
 // helm.sh/helm/v3/cmd/helm@…` puts it); the tests that need it skip without it.
 func helmPath(t *testing.T) string {
@@ -79,7 +84,7 @@ func TestHelmLint(t *testing.T) {
 	for _, mode := range []string{"service", "sidecar"} {
 		t.Run(mode, func(t *testing.T) {
 			t.Parallel()
-			out, err := helm(t, "lint", "--strict", chartDir, "--set", "primary=sql:1433", "--set", "mode="+mode)
+			out, err := helm(t, "lint", "--strict", chartDir, "--kube-version", kubeVersion, "--set", "primary=sql:1433", "--set", "mode="+mode)
 			if err != nil {
 				t.Fatalf("helm lint: %v\n%s", err, out)
 			}
@@ -97,7 +102,7 @@ type manifest struct {
 
 func render(t *testing.T, args ...string) map[string]manifest {
 	t.Helper()
-	out, err := helm(t, append([]string{"template", "rel", chartDir}, args...)...)
+	out, err := helm(t, append([]string{"template", "rel", chartDir, "--kube-version", kubeVersion}, args...)...)
 	if err != nil {
 		t.Fatalf("helm template: %v\n%s", err, out)
 	}
@@ -188,7 +193,9 @@ func TestRenderServiceMode(t *testing.T) {
 					Lifecycle struct {
 						PreStop struct{ Sleep struct{ Seconds int } } `yaml:"preStop"`
 					}
-					VolumeMounts []struct{ MountPath string } `yaml:"volumeMounts"`
+					VolumeMounts []struct {
+						MountPath string `yaml:"mountPath"`
+					} `yaml:"volumeMounts"`
 				}
 			}
 		}
@@ -257,7 +264,7 @@ func TestRenderRejectsBadValues(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			out, err := helm(t, append([]string{"template", "rel", chartDir}, tc.args...)...)
+			out, err := helm(t, append([]string{"template", "rel", chartDir, "--kube-version", kubeVersion}, tc.args...)...)
 			if err == nil {
 				t.Fatal("helm template succeeded")
 			}

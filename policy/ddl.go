@@ -67,7 +67,8 @@ func (p *parser) ddl(k Kind, nested bool) {
 		} else if ddlMultiWords[w] {
 			words := []string{w}
 			p.pos++
-			for len(words) < 4 && p.tok(p.pos).kind == TokWord && ddlMultiWords[p.lower(p.pos)] && multiWordType(words[0], p.lower(p.pos)) {
+			for len(words) < 4 && p.tok(p.pos).kind == TokWord && ddlMultiWords[p.lower(p.pos)] &&
+				(len(words) > 1 || multiWordType(words[0], p.lower(p.pos))) {
 				words = append(words, p.lower(p.pos))
 				p.pos++
 			}
@@ -94,7 +95,7 @@ func (p *parser) ddl(k Kind, nested bool) {
 				b.unknown(strings.ToUpper(k.String()) + " " + strings.ToUpper(typ) + " without a name the classifier understands")
 				break
 			}
-			b.add(k, &o)
+			b.addObj(k, o)
 			if k != KindDrop || p.tok(p.pos).kind != TokComma {
 				break
 			}
@@ -141,7 +142,7 @@ func (p *parser) indexTarget(b *builder, k Kind) {
 					if t.Schema == "" && t.Database != "" {
 						t.Schema, t.Database = t.Database, ""
 					}
-					b.add(k, &t)
+					b.addObj(k, t)
 				} else {
 					b.unknown("index without ON table")
 				}
@@ -154,7 +155,7 @@ func (p *parser) indexTarget(b *builder, k Kind) {
 				b.unknown("index ON a table the classifier does not understand")
 				return
 			}
-			b.add(k, &o)
+			b.addObj(k, o)
 		}
 		if k != KindDrop || p.tok(p.pos).kind != TokComma {
 			return

@@ -32,8 +32,10 @@ type Decision struct {
 	Object *Object
 	// Reason explains an unknown access or a missing role.
 	Reason string
-	// Database is the request's current database (for messages).
+	// Database is the request's current database (for messages); Schema the
+	// default schema unqualified names resolved to.
 	Database string
+	Schema   string
 	// Audit is the strongest audit level of the login's roles; Redact is true
 	// when any of them redacts literals.
 	Audit  AuditLevel
@@ -86,6 +88,9 @@ func (d *Decision) Message() string {
 	}
 	if d.Reason != "" {
 		what += " (" + d.Reason + ")"
+	}
+	if strings.HasSuffix(d.RuleID, "/default") {
+		return fmt.Sprintf("policy: role %q may not %s (no rule allows it; default of role %s, %s)", d.Role, what, d.Role, d.Pos)
 	}
 	return fmt.Sprintf("policy: role %q may not %s (rule %s, %s)", d.Role, what, d.RuleID, d.Pos)
 }
@@ -169,7 +174,7 @@ func (p *Policy) Explain(req Request, c *Classification) (Decision, []Step) {
 
 func (p *Policy) decide(req *Request, c *Classification, trace bool) (Decision, []Step) {
 	roles, schema := p.rolesFor(req)
-	d := Decision{Login: req.Login, Statement: -1, Database: req.Database}
+	d := Decision{Login: req.Login, Statement: -1, Database: req.Database, Schema: schema}
 	for _, r := range roles {
 		d.Roles = append(d.Roles, r.Name)
 		if r.Audit > d.Audit {

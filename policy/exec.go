@@ -97,7 +97,7 @@ func (p *parser) execBody(b *builder, s *scope) {
 	if own {
 		b.st.Proc = &o
 	}
-	b.add(KindExec, &o)
+	b.addObj(KindExec, o)
 }
 
 type execArg struct {
@@ -183,6 +183,7 @@ func (p *parser) dynamic(b *builder, text string) {
 		return
 	}
 	c := newParser(text, p.level+1)
+	defer c.release()
 	c.db = p.db
 	c.spanOuter = true
 	c.spanStart, c.spanEnd = b.st.Start, p.tok(p.pos-1).end
@@ -252,7 +253,7 @@ func (p *parser) dcl(k Kind, nested bool) {
 			}
 			if class == "" || class == "object" {
 				if o, st := p.name(); st == nameOK {
-					b.add(k, &o)
+					b.addObj(k, o)
 				}
 			} else {
 				b.st.Type = class
@@ -264,6 +265,9 @@ func (p *parser) dcl(k Kind, nested bool) {
 	if !found {
 		b.unknown(strings.ToUpper(k.String()) + " without TO/FROM")
 	}
-	p.walk(&scope{b: b, nested: nested, cont: contWith(p), noTables: true})
+	cont := func(i int) bool { // … WITH GRANT OPTION
+		return p.kwAt(i) == kwWith || (p.kwAt(i) == kwGrant && p.kwAt(i-1) == kwWith)
+	}
+	p.walk(&scope{b: b, nested: nested, cont: cont, noTables: true})
 	p.finish(b)
 }

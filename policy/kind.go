@@ -11,59 +11,59 @@ type Kind uint8
 
 // Statement kinds.
 const (
-	KindUnknown     Kind = iota // anything the classifier cannot place; denied unless a rule allows "unknown"
-	KindSelect                  // SELECT (and reads of objects by other statements)
-	KindInsert                  // INSERT
-	KindUpdate                  // UPDATE (also NEXT VALUE FOR a sequence)
-	KindDelete                  // DELETE
-	KindMerge                   // MERGE
-	KindTruncate                // TRUNCATE TABLE
-	KindBulkInsert              // BULK INSERT and the INSERT BULK of a bulk-load client
-	KindSelectInto              // SELECT … INTO: creates and fills the target
-	KindWriteText               // WRITETEXT, UPDATETEXT
-	KindReadText                // READTEXT
-	KindCreate                  // CREATE <type> (Statement.Type names the object type)
-	KindAlter                   // ALTER <type>
-	KindDrop                    // DROP <type>
-	KindGrant                   // GRANT
-	KindRevoke                  // REVOKE
-	KindDeny                    // DENY
-	KindExecuteAs               // EXECUTE AS, SETUSER
-	KindRevert                  // REVERT
-	KindExec                    // EXEC of a procedure (also an RPC to a procedure)
-	KindDynamicSQL              // EXEC('…'), EXEC(@sql), sp_executesql inside a batch
-	KindSet                     // SET of a variable or session option (Statement.Type names it)
-	KindDeclare                 // DECLARE
-	KindUse                     // USE database
-	KindPrint                   // PRINT
-	KindRaiserror               // RAISERROR, THROW
-	KindCursor                  // OPEN, FETCH, CLOSE, DEALLOCATE of a cursor
-	KindBeginTran               // BEGIN TRAN, TM begin
-	KindCommit                  // COMMIT, TM commit
-	KindRollback                // ROLLBACK, TM rollback
-	KindSaveTran                // SAVE TRAN, TM save
-	KindDistributedTran         // BEGIN DISTRIBUTED TRAN, TM promote/propagate/enlist/DTC address
-	KindIf                      // IF (the condition's reads are listed as SELECT accesses)
-	KindElse                    // ELSE
-	KindWhile                   // WHILE
-	KindBlock                   // BEGIN … END
-	KindTry                     // BEGIN TRY … END TRY
-	KindCatch                   // BEGIN CATCH … END CATCH
-	KindReturn                  // RETURN
-	KindBreak                   // BREAK, CONTINUE
-	KindGoto                    // GOTO and labels
-	KindWaitfor                 // WAITFOR DELAY/TIME
-	KindDBCC                    // DBCC
-	KindBackup                  // BACKUP
-	KindRestore                 // RESTORE
-	KindKill                    // KILL
-	KindShutdown                // SHUTDOWN
-	KindReconfigure             // RECONFIGURE
-	KindCheckpoint              // CHECKPOINT
-	KindUpdateStatistics        // UPDATE STATISTICS
-	KindOpenRowset              // OPENROWSET, OPENDATASOURCE, OPENQUERY (ad hoc remote access)
-	KindBroker                  // Service Broker: SEND, RECEIVE, BEGIN DIALOG, END/MOVE/GET CONVERSATION
-	KindUnprepare               // sp_unprepare and the harmless cursor procedures
+	KindUnknown          Kind = iota // anything the classifier cannot place; denied unless a rule allows "unknown"
+	KindSelect                       // SELECT (and reads of objects by other statements)
+	KindInsert                       // INSERT
+	KindUpdate                       // UPDATE (also NEXT VALUE FOR a sequence)
+	KindDelete                       // DELETE
+	KindMerge                        // MERGE
+	KindTruncate                     // TRUNCATE TABLE
+	KindBulkInsert                   // BULK INSERT and the INSERT BULK of a bulk-load client
+	KindSelectInto                   // SELECT … INTO: creates and fills the target
+	KindWriteText                    // WRITETEXT, UPDATETEXT
+	KindReadText                     // READTEXT
+	KindCreate                       // CREATE <type> (Statement.Type names the object type)
+	KindAlter                        // ALTER <type>
+	KindDrop                         // DROP <type>
+	KindGrant                        // GRANT
+	KindRevoke                       // REVOKE
+	KindDeny                         // DENY
+	KindExecuteAs                    // EXECUTE AS, SETUSER
+	KindRevert                       // REVERT
+	KindExec                         // EXEC of a procedure (also an RPC to a procedure)
+	KindDynamicSQL                   // EXEC('…'), EXEC(@sql), sp_executesql inside a batch
+	KindSet                          // SET of a variable or session option (Statement.Type names it)
+	KindDeclare                      // DECLARE
+	KindUse                          // USE database
+	KindPrint                        // PRINT
+	KindRaiserror                    // RAISERROR, THROW
+	KindCursor                       // OPEN, FETCH, CLOSE, DEALLOCATE of a cursor
+	KindBeginTran                    // BEGIN TRAN, TM begin
+	KindCommit                       // COMMIT, TM commit
+	KindRollback                     // ROLLBACK, TM rollback
+	KindSaveTran                     // SAVE TRAN, TM save
+	KindDistributedTran              // BEGIN DISTRIBUTED TRAN, TM promote/propagate/enlist/DTC address
+	KindIf                           // IF (the condition's reads are listed as SELECT accesses)
+	KindElse                         // ELSE
+	KindWhile                        // WHILE
+	KindBlock                        // BEGIN … END
+	KindTry                          // BEGIN TRY … END TRY
+	KindCatch                        // BEGIN CATCH … END CATCH
+	KindReturn                       // RETURN
+	KindBreak                        // BREAK, CONTINUE
+	KindGoto                         // GOTO and labels
+	KindWaitfor                      // WAITFOR DELAY/TIME
+	KindDBCC                         // DBCC
+	KindBackup                       // BACKUP
+	KindRestore                      // RESTORE
+	KindKill                         // KILL
+	KindShutdown                     // SHUTDOWN
+	KindReconfigure                  // RECONFIGURE
+	KindCheckpoint                   // CHECKPOINT
+	KindUpdateStatistics             // UPDATE STATISTICS
+	KindOpenRowset                   // OPENROWSET, OPENDATASOURCE, OPENQUERY (ad hoc remote access)
+	KindBroker                       // Service Broker: SEND, RECEIVE, BEGIN DIALOG, END/MOVE/GET CONVERSATION
+	KindUnprepare                    // sp_unprepare and the harmless cursor procedures
 	numKinds
 )
 

@@ -94,11 +94,17 @@ var byteClass = func() (t [256]uint8) {
 	return t
 }()
 
+// identByte marks bytes that continue an identifier.
+var identByte = func() (t [256]bool) {
+	for c := 0; c < 256; c++ {
+		cl := byteClass[c]
+		t[c] = cl == cLetter || cl == cDigit || c == '@' || c == '#' || c == '$'
+	}
+	return t
+}()
+
 // isIdentByte reports bytes that continue an identifier.
-func isIdentByte(c byte) bool {
-	cl := byteClass[c]
-	return cl == cLetter || cl == cDigit || c == '@' || c == '#' || c == '$'
-}
+func isIdentByte(c byte) bool { return identByte[c] }
 
 // AppendTokens appends the tokens of src to dst and returns the extended
 // slice, so a caller can reuse a buffer.

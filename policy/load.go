@@ -1,7 +1,6 @@
 package policy
 
 import (
-	"errors"
 	"fmt"
 	"os"
 	"regexp"
@@ -497,6 +496,3 @@ func (r *Rule) addAction(a string) bool {
 	}
 	return false
 }
-
-// errNoPolicy is returned by Store methods before a policy is loaded.
-var errNoPolicy = errors.New("policy: no policy loaded")

@@ -1,8 +1,11 @@
 package policy
 
-import "strings"
+import (
+	"strings"
+	"sync"
+)
 
-// maxDynamicLevel bounds how deep EXEC('EXEC(''…'')') nesting is followed.
+// maxDynamicLevel bounds how deep EXEC('EXEC(”…”)') nesting is followed.
 const maxDynamicLevel = 4
 
 // maxParenDepth bounds the recursion over nested parentheses.
@@ -18,19 +21,22 @@ type stok struct {
 
 // parser classifies the statements of one text.
 type parser struct {
-	src   string
-	toks  []stok
-	pos   int
-	out   []Statement
-	db    string // database chosen by USE earlier in this text
-	depth int    // BEGIN…END nesting
-	bump  int    // extra depth for the statement after IF, WHILE or ELSE
-	level int    // dynamic SQL nesting
-	first bool   // the next statement is the first of the batch
-	parens int   // current parenthesis nesting
-	ctes  []cte  // CTEs of the statement being parsed
+	src    string
+	toks   []stok
+	pos    int
+	out    []Statement
+	db     string   // database chosen by USE earlier in this text
+	depth  int      // BEGIN…END nesting
+	bump   int      // extra depth for the statement after IF, WHILE or ELSE
+	level  int      // dynamic SQL nesting
+	first  bool     // the next statement is the first of the batch
+	parens int      // current parenthesis nesting
+	sc     *scratch // pooled token buffers
+	ctes   []cte    // CTEs of the statement being parsed
 	// pending holds the accesses of a WITH clause for the statement it precedes.
 	pending []Access
+	// withStart is the offset of that WITH clause (-1: none).
+	withStart int
 	// spanStart/spanEnd: offsets reported for statements of dynamic SQL
 	// (those of the EXEC in the outer text); spanOuter says whether to use them.
 	spanStart, spanEnd int
@@ -63,6 +69,13 @@ func (b *builder) add(action Kind, obj *Object) {
 	b.st.Accesses = append(b.st.Accesses, Access{Action: action, Object: obj})
 }
 
+// addObj adds an access on a copy of o.
+func (b *builder) addObj(action Kind, o Object) {
+	obj := new(Object)
+	*obj = o
+	b.st.Accesses = append(b.st.Accesses, Access{Action: action, Object: obj})
+}
+
 func (b *builder) unknown(reason string) {
 	for _, a := range b.st.Accesses {
 		if a.Action == KindUnknown && a.Reason == reason {
@@ -85,9 +98,22 @@ type scope struct {
 	cont func(i int) bool
 }
 
+// scratch holds the token buffers of one parse, reused through a pool.
+type scratch struct {
+	lx   []Token
+	toks []stok
+}
+
+var scratchPool = sync.Pool{New: func() any { return new(scratch) }}
+
+// maxPooledTokens bounds the buffers kept in the pool.
+const maxPooledTokens = 1 << 14
+
 func newParser(src string, level int) *parser {
-	lx := Lex(src)
-	toks := make([]stok, 0, len(lx)/2+1)
+	sc := scratchPool.Get().(*scratch)
+	sc.lx = AppendTokens(sc.lx[:0], src)
+	lx := sc.lx
+	toks := sc.toks[:0]
 	for _, t := range lx {
 		switch t.Kind {
 		case TokSpace:
@@ -104,7 +130,19 @@ func newParser(src string, level int) *parser {
 		}
 		toks = append(toks, s)
 	}
-	return &parser{src: src, toks: toks, level: level, first: true}
+	sc.toks = toks
+	return &parser{src: src, toks: toks, level: level, first: true, withStart: -1, sc: sc}
+}
+
+// release returns the parser's buffers to the pool; the parser must not be
+// used afterwards.
+func (p *parser) release() {
+	sc := p.sc
+	p.sc, p.toks = nil, nil
+	if sc == nil || cap(sc.lx) > maxPooledTokens || cap(sc.toks) > maxPooledTokens {
+		return
+	}
+	scratchPool.Put(sc)
 }
 
 // tok returns token i, or a zero token (kind TokInvalid, kw none) past the end.
@@ -178,6 +216,10 @@ func (p *parser) batch() {
 func (p *parser) begin(k Kind) *builder {
 	b := &builder{st: Statement{Kind: k, Start: p.tok(p.pos).start, Depth: p.depth + p.bump}, tokStart: p.pos}
 	p.bump = 0
+	if p.withStart >= 0 {
+		b.st.Start = p.withStart
+		p.withStart = -1
+	}
 	if len(p.pending) > 0 {
 		b.st.Accesses = append(b.st.Accesses, p.pending...)
 		p.pending = nil
@@ -297,7 +339,7 @@ func (p *parser) walk(s *scope) {
 				if t.kw == kwNext && p.kwAt(p.pos+1) == kwValue && p.kwAt(p.pos+2) == kwFor {
 					p.pos += 3
 					if o, st := p.name(); st == nameOK {
-						s.b.add(KindUpdate, &o)
+						s.b.addObj(KindUpdate, o)
 					} else {
 						s.b.unknown("NEXT VALUE FOR without a sequence name")
 					}
@@ -352,12 +394,19 @@ func (p *parser) walk(s *scope) {
 				s.inFrom = true
 				p.tableSource(s)
 			}
-		case kwWhere, kwGroup, kwHaving, kwOrder, kwUnion, kwExcept, kwIntersect, kwOption, kwFor:
+		case kwFor:
+			if !strings.EqualFold(p.text(p.pos), "system_time") { // FROM t FOR SYSTEM_TIME … stays in FROM
+				s.inFrom = false
+			}
+		case kwWhere, kwGroup, kwHaving, kwOrder, kwUnion, kwExcept, kwIntersect, kwOption:
 			s.inFrom = false
 		case kwInto:
 			p.into(s)
 		case kwOpenrowset, kwOpendatasource, kwOpenquery:
 			s.b.add(KindOpenRowset, nil)
+			if p.tok(p.pos).kind == TokLParen {
+				p.skipToClose(p.pos)
+			}
 		}
 	}
 }
@@ -371,6 +420,12 @@ func (p *parser) continues(s *scope) bool {
 			return true
 		}
 		if p.tok(p.pos-1).kind == TokLParen {
+			return true
+		}
+	}
+	if k == kwFetch { // ORDER BY … OFFSET n ROWS FETCH NEXT m ROWS ONLY
+		switch p.lower(p.pos - 1) {
+		case "rows", "row":
 			return true
 		}
 	}
@@ -438,11 +493,15 @@ func (p *parser) tableSource(s *scope) {
 	switch {
 	case t.kind == TokLParen:
 		p.paren(s)
-		p.alias(s, nil)
+		p.alias(s, Object{}, false)
+		return
+	case t.kind == TokOperator && p.text(p.pos) == "::": // FROM ::fn_…(): a system function
+		s.b.unknown("FROM ::function")
+		p.pos++
 		return
 	case t.kind == TokVariable:
 		p.pos++
-		p.alias(s, nil)
+		p.alias(s, Object{}, false)
 		return
 	case t.kind != TokWord && t.kind != TokBracketIdent && t.kind != TokQuotedIdent &&
 		t.kind != TokTempName && t.kind != TokGlobalTempName:
@@ -452,6 +511,9 @@ func (p *parser) tableSource(s *scope) {
 	case kwOpenrowset, kwOpendatasource, kwOpenquery:
 		s.b.add(KindOpenRowset, nil)
 		p.pos++
+		if p.tok(p.pos).kind == TokLParen { // arguments are provider strings and options
+			p.skipToClose(p.pos)
+		}
 		return
 	case kwContainstable, kwFreetexttable, kwChangetable:
 		p.pos++
@@ -464,7 +526,7 @@ func (p *parser) tableSource(s *scope) {
 			p.pos++
 		}
 		if o, st := p.name(); st == nameOK {
-			s.b.add(KindSelect, &o)
+			s.b.addObj(KindSelect, o)
 		}
 		p.walk(&scope{b: s.b, nested: true})
 		if p.tok(p.pos).kind == TokRParen {
@@ -473,7 +535,7 @@ func (p *parser) tableSource(s *scope) {
 			s.b.unknown("unclosed " + kwInfos[t.kw].name)
 			p.skipToClose(open)
 		}
-		p.alias(s, nil)
+		p.alias(s, Object{}, false)
 		return
 	}
 	o, st := p.name()
@@ -487,18 +549,18 @@ func (p *parser) tableSource(s *scope) {
 	if p.tok(p.pos).kind == TokLParen { // table-valued function
 		if o.Schema == "" && o.Database == "" && builtinRowsetFuncs[strings.ToLower(o.Name)] {
 			p.paren(s)
-			p.alias(s, nil)
+			p.alias(s, Object{}, false)
 			return
 		}
-		s.b.add(KindSelect, &o)
+		s.b.addObj(KindSelect, o)
 		p.paren(s)
-		p.alias(s, &o)
+		p.alias(s, o, true)
 		return
 	}
 	if !p.isCTE(o) {
-		s.b.add(KindSelect, &o)
+		s.b.addObj(KindSelect, o)
 	}
-	p.alias(s, &o)
+	p.alias(s, o, true)
 }
 
 func (p *parser) isCTE(o Object) bool {
@@ -532,7 +594,7 @@ func (p *parser) aliasable(i int) bool {
 
 // alias consumes an optional [AS] alias after a table source and remembers
 // it for resolving UPDATE/DELETE targets.
-func (p *parser) alias(s *scope, obj *Object) {
+func (p *parser) alias(s *scope, obj Object, named bool) {
 	i := p.pos
 	if p.kwAt(i) == kwAs {
 		i++
@@ -541,8 +603,8 @@ func (p *parser) alias(s *scope, obj *Object) {
 		return
 	}
 	p.pos = i + 1
-	if obj != nil && !s.nested {
-		s.b.aliases = append(s.b.aliases, alias{name: unquoteIdent(p.text(i)), obj: *obj})
+	if named && !s.nested {
+		s.b.aliases = append(s.b.aliases, alias{name: unquoteIdent(p.text(i)), obj: obj})
 	}
 }
 
@@ -562,14 +624,14 @@ func (p *parser) into(s *scope) {
 		}
 		b.intoSeen = true
 		b.st.Kind = KindSelectInto
-		b.add(KindSelectInto, &o)
+		b.addObj(KindSelectInto, o)
 	case b.st.Kind == KindInsert || b.st.Kind == KindUpdate || b.st.Kind == KindDelete || b.st.Kind == KindMerge:
 		o, st := p.name()
 		if st != nameOK {
 			b.unknown("OUTPUT INTO without a target name")
 			return
 		}
-		b.add(KindInsert, &o)
+		b.addObj(KindInsert, o)
 	}
 }
 
@@ -597,7 +659,7 @@ func (p *parser) word(s *scope) {
 	}
 	if p.tok(p.pos).kind == TokLParen && (o.Schema != "" || o.Database != "" || o.Server != "") &&
 		!methodNames[strings.ToLower(o.Name)] {
-		s.b.add(KindSelect, &o)
+		s.b.addObj(KindSelect, o)
 	}
 }
 

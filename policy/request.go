@@ -129,6 +129,7 @@ func (r *Request) procID() uint16 {
 // parseObjectName parses a dotted, possibly bracketed name with the lexer.
 func parseObjectName(s string) (Object, bool) {
 	p := newParser(s, 0)
+	defer p.release()
 	o, st := p.name()
 	if st != nameOK || !p.atEnd() {
 		return Object{}, false
@@ -143,6 +144,7 @@ var ErrBadRequest = errors.New("policy: bad request")
 // ClassifyText classifies a SQL batch.
 func ClassifyText(text string) *Classification {
 	p := newParser(text, 0)
+	defer p.release()
 	p.batch()
 	if p.depth != 0 {
 		b := p.begin(KindUnknown)

@@ -27,7 +27,7 @@ func (o Object) Resolve(db, schema string) Object {
 	}
 	if o.Schema == "" {
 		o.Schema = schema
-		if o.Server == "" && isSystemProcName(o.Name) {
+		if o.Server == "" && (isSystemProcName(o.Name) || compatViews[strings.ToLower(o.Name)]) {
 			o.Schema = "sys"
 		}
 	}
@@ -150,4 +150,18 @@ func unknownClassification(reason string) *Classification {
 		Kind:     KindUnknown,
 		Accesses: []Access{{Action: KindUnknown, Reason: reason}},
 	}}}
+}
+
+// compatViews are the SQL Server 2000 system tables, now views in sys, that
+// unqualified names find before the default schema.
+var compatViews = map[string]bool{
+	"sysobjects": true, "syscolumns": true, "sysindexes": true, "sysusers": true, "syslogins": true,
+	"sysprocesses": true, "sysdatabases": true, "sysservers": true, "sysfiles": true,
+	"syscomments": true, "sysconstraints": true, "sysdepends": true, "sysmembers": true,
+	"syspermissions": true, "sysprotects": true, "systypes": true, "sysoledbusers": true,
+	"syscacheobjects": true, "syslockinfo": true, "sysmessages": true, "sysconfigures": true,
+	"syscurconfigs": true, "sysaltfiles": true, "syscharsets": true, "syslanguages": true,
+	"sysremotelogins": true, "sysfilegroups": true, "sysforeignkeys": true, "sysreferences": true,
+	"sysfulltextcatalogs": true, "sysindexkeys": true, "sysperfinfo": true, "sysdevices": true,
+	"sysxlogins": true, "syslocks": true, "sysopentapes": true, "sysprocs": true,
 }

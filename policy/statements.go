@@ -212,7 +212,7 @@ func (p *parser) keywordStatement(k kw, nested bool) {
 			p.pos++
 			if p.kwAt(p.pos) != kwDatabase && p.kwAt(p.pos) != kwAll {
 				if o, st := p.name(); st == nameOK {
-					b.add(KindAlter, &o)
+					b.addObj(KindAlter, o)
 				}
 			}
 		}
@@ -312,6 +312,7 @@ func (p *parser) with(nested bool) {
 	case kwSelect, kwInsert, kwUpdate, kwDelete, kwMerge:
 		if ok {
 			p.pending = append(p.pending[:0], bw.st.Accesses...)
+			p.withStart = bw.st.Start
 			p.keywordStatement(p.kwAt(p.pos), nested)
 			p.ctes = p.ctes[:0]
 			return
@@ -373,7 +374,7 @@ func (p *parser) insert(nested bool) {
 		b.st.Kind = KindBulkInsert
 		p.pos++
 		if o, st := p.name(); st == nameOK {
-			b.add(KindBulkInsert, &o)
+			b.addObj(KindBulkInsert, o)
 		} else {
 			b.unknown("INSERT BULK without a table name")
 		}
@@ -388,11 +389,16 @@ func (p *parser) insert(nested bool) {
 	}
 	p.dmlTarget(s, KindInsert)
 	s.cont = func(i int) bool {
-		if !b.bodySeen && p.kwAt(i) == kwSelect {
-			b.bodySeen = true
-			return true
+		if b.bodySeen || p.kwAt(i) != kwSelect {
+			return false
 		}
-		return false
+		for j := b.tokStart; j < i; j++ {
+			if k := p.kwAt(j); k == kwValues || k == kwDefault {
+				return false // INSERT … VALUES (…) SELECT …: a new statement
+			}
+		}
+		b.bodySeen = true
+		return true
 	}
 	p.walk(s)
 	if !b.bodySeen {
@@ -412,7 +418,7 @@ func (p *parser) update(nested bool) {
 		b := p.begin(KindUpdateStatistics)
 		p.pos += 2
 		if o, st := p.name(); st == nameOK {
-			b.add(KindUpdateStatistics, &o)
+			b.addObj(KindUpdateStatistics, o)
 		}
 		p.walk(&scope{b: b, nested: nested, cont: contWith(p), noTables: true})
 		p.finish(b)
@@ -481,7 +487,7 @@ func (p *parser) targeted(k Kind, nested bool, second kw) {
 	} else {
 		p.pos++
 		if o, st := p.name(); st == nameOK {
-			b.add(k, &o)
+			b.addObj(k, o)
 		} else {
 			b.unknown(strings.ToUpper(k.String()) + " without a table name")
 		}
@@ -503,7 +509,7 @@ func (p *parser) text2(k kw, nested bool) {
 	}
 	if o, st := p.name(); st == nameOK && o.Schema != "" {
 		t := Object{Server: "", Database: o.Server, Schema: o.Database, Name: o.Schema}
-		b.add(kind, &t)
+		b.addObj(kind, t)
 	} else {
 		b.unknown("text/image operation without table.column")
 	}

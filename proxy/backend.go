@@ -143,6 +143,9 @@ func (s *session) loginTo(ctx context.Context, addr string, login *tds.Login7, c
 		return nil, nil, unavailable("logging in to the backend", err)
 	}
 	conn := hres.Conn
+	if dl, has := ctx.Deadline(); has {
+		conn.SetDeadline(dl) // the handshake clears its own deadlines
+	}
 	be.conn = conn
 	be.r = tds.NewPacketReader(conn, tds.MaxPacketSize)
 	data, spid, err := readLoginResponse(be.r)
@@ -154,7 +157,7 @@ func (s *session) loginTo(ctx context.Context, addr string, login *tds.Login7, c
 	if err != nil {
 		return nil, nil, unavailable("decoding the backend's login response", err)
 	}
-	raw.SetDeadline(time.Time{})
+	conn.SetDeadline(time.Time{})
 	be.packetSize = tds.DefaultPacketSize
 	if lr.packetSize != 0 {
 		be.packetSize = lr.packetSize

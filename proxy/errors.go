@@ -24,6 +24,7 @@ const (
 	ReasonIdleTimeout        Reason = "idle_timeout"         // no request for IdleTimeout
 	ReasonMessageTooLarge    Reason = "message_too_large"    // a request exceeded MaxMessageSize
 	ReasonProtocol           Reason = "protocol"             // malformed or unexpected client input after login
+	ReasonClientGone         Reason = "client_gone"          // the client disconnected in the middle of a request
 	ReasonShutdown           Reason = "shutdown"             // the proxy is shutting down
 	ReasonInternal           Reason = "internal"             // a bug: a recovered panic or an impossible state
 )
@@ -31,7 +32,7 @@ const (
 var allReasons = []Reason{ReasonBackendUnavailable, ReasonBackendLoginFailed, ReasonBackendLost,
 	ReasonRoutingLoop, ReasonUnsupportedAuth, ReasonEncryptionRequired, ReasonTooManyConns,
 	ReasonLoginTimeout, ReasonHandshake, ReasonIdleTimeout, ReasonMessageTooLarge, ReasonProtocol,
-	ReasonShutdown, ReasonInternal}
+	ReasonClientGone, ReasonShutdown, ReasonInternal}
 
 // wireError is what a client receives for a failure: the fields of an ERROR
 // token ([MS-TDS] §2.2.7.10).
@@ -71,6 +72,7 @@ var errorTable = map[Reason]errorRow{
 	ReasonIdleTimeout:        {0, 20, 3, "idle timeout", true},
 	ReasonMessageTooLarge:    {4002, 20, 2, "The incoming tabular data stream (TDS) protocol stream is incorrect. The request of more than %d bytes exceeds tdsproxy's max-message-size.", false},
 	ReasonProtocol:           {4002, 20, 1, "The incoming tabular data stream (TDS) protocol stream is incorrect. (tdsproxy: %s)", false},
+	ReasonClientGone:         {0, 20, 5, "client gone", true},
 	ReasonShutdown:           {6005, 14, 1, "SHUTDOWN is in progress. (tdsproxy is shutting down; retry the connection)", false},
 	ReasonInternal:           {40197, 20, 2, "The service has encountered an error processing your request. Please try again. (tdsproxy internal error; see the proxy log for session %s)", false},
 }

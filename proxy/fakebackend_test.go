@@ -3,6 +3,8 @@ package proxy
 import (
 	"context"
 	"errors"
+	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
 	"io"
 	"net"
 	"strconv"
@@ -103,8 +105,35 @@ func (fb *fakeBackend) serve(c net.Conn) {
 			return
 		}
 		var out []byte
-		switch msg.Type {
-		case tds.PacketAttention:
+		text := ""
+		if msg.Type == tds.PacketSQLBatch {
+			if b, err := tds.DecodeSQLBatch(msg.Data, tds.VerTDS74); err == nil {
+				text = b.Text
+			}
+		}
+		switch {
+		case msg.Type == tds.PacketAttention:
+			out = tds.AppendDone(nil, tds.TokenDone, tds.Done{Status: tds.DoneAttn}, tds.VerTDS74)
+		case text == "SLOW" || text == "DIE":
+			// One packet of a result, then wait: for an Attention (SLOW),
+			// which ends the response with DONE_ATTN as SQL Server does, or
+			// die (DIE) at a token boundary.
+			part := tds.AppendColMetadata(nil, cols)
+			if part, err = tds.AppendRow(part, cols, []any{fb.id}); err != nil {
+				fb.t.Errorf("fake backend: %v", err)
+				return
+			}
+			if err := w.WritePacket(tds.Header{Type: tds.PacketReply, SPID: uint16(50 + fb.id), PacketID: 1}, part); err != nil {
+				return
+			}
+			if text == "DIE" {
+				return
+			}
+			m2, err := r.ReadMessage(1 << 20)
+			if err != nil || m2.Type != tds.PacketAttention {
+				fb.t.Errorf("fake backend: want an Attention, got %v, %v", m2, err)
+				return
+			}
 			out = tds.AppendDone(nil, tds.TokenDone, tds.Done{Status: tds.DoneAttn}, tds.VerTDS74)
 		default:
 			out = tds.AppendColMetadata(nil, cols)
@@ -234,4 +263,21 @@ func expectClosed(t testing.TB, c net.Conn, within time.Duration) {
 func sqlBatch(text string) []byte {
 	b := []byte{0x16, 0, 0, 0, 0x12, 0, 0, 0, 0x02, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0}
 	return tds.AppendUCS2(b, text)
+}
+
+// metricValue reads a gauge or counter.
+func metricValue(t testing.TB, c prometheus.Metric) float64 {
+	t.Helper()
+	var m dto.Metric
+	if err := c.Write(&m); err != nil {
+		t.Fatal(err)
+	}
+	switch {
+	case m.Gauge != nil:
+		return m.Gauge.GetValue()
+	case m.Counter != nil:
+		return m.Counter.GetValue()
+	}
+	t.Fatalf("metric %v is neither a gauge nor a counter", c.Desc())
+	return 0
 }

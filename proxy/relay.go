@@ -19,7 +19,7 @@ type readResult struct {
 
 // requestLoop serves requests until the client leaves, an error ends the
 // session, or a draining server closes it.
-func (s *session) requestLoop() error {
+func (s *session) requestLoop() (err error) {
 	reqs := make(chan readResult)
 	next := make(chan struct{})
 	readerDone := make(chan struct{})
@@ -28,6 +28,9 @@ func (s *session) requestLoop() error {
 		s.readLoop(reqs, next)
 	}()
 	defer func() {
+		if p := recover(); p != nil {
+			err = s.recovered(p) // before close: the client is told first
+		}
 		s.close("")
 		<-readerDone
 	}()
@@ -154,6 +157,9 @@ func (s *session) handle(msg *tds.Message, next chan<- struct{}) error {
 			fmt.Sprintf("unexpected %v message after login", msg.Type)))
 	}
 	s.srv.metrics.request(msg.Type).Inc()
+	if h := s.srv.testHookRequest; h != nil {
+		h(s, msg)
+	}
 	if msg.Ignore {
 		// The client abandoned a partly sent message; nothing was forwarded.
 		release()
@@ -243,7 +249,7 @@ func (s *session) relayResponse() error {
 			if s.closedFor() != "" {
 				return nil
 			}
-			return failf(ReasonHandshake, fmt.Errorf("client went away during a response: %w", err))
+			return failf(ReasonClientGone, fmt.Errorf("client went away during a response: %w", err))
 		}
 		inMsg = !eom
 		if !eom {

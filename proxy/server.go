@@ -13,6 +13,8 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap"
+
+	"github.com/tdsproxy/tdsproxy/tds"
 )
 
 // Server is the TDS proxy: it accepts clients, logs them in to a backend with
@@ -27,6 +29,9 @@ type Server struct {
 
 	// dial opens backend connections; tests may replace it.
 	dial func(ctx context.Context, network, addr string) (net.Conn, error)
+	// testHookRequest, when set (tests only), runs before each request is
+	// forwarded.
+	testHookRequest func(*session, *tds.Message)
 
 	ready    atomic.Bool // listening and not draining
 	started  atomic.Bool // has listened at least once

@@ -105,9 +105,8 @@ func (s *session) serve() {
 	start := time.Now()
 	defer func() {
 		if p := recover(); p != nil {
-			s.log.Error("session panicked; closing it", zap.Any("panic", p), zap.ByteString("stack", debug.Stack()))
 			s.srv.metrics.Errors.WithLabelValues(string(ReasonInternal)).Inc()
-			s.trySendError(failf(ReasonInternal, fmt.Errorf("panic: %v", p), fmt.Sprint(s.id)))
+			s.recovered(p)
 		}
 		s.close(ReasonInternal)
 		s.log.Debug("session closed", zap.Duration("duration", time.Since(start)))
@@ -123,13 +122,25 @@ func (s *session) serve() {
 	se := classify(err)
 	s.srv.metrics.Errors.WithLabelValues(string(se.Reason)).Inc()
 	switch se.Reason {
+	case ReasonInternal:
+		// Logged with its stack by recovered.
 	case ReasonBackendLoginFailed:
 		s.log.Info("backend refused the login", zap.Error(err))
-	case ReasonHandshake, ReasonLoginTimeout, ReasonIdleTimeout:
+	case ReasonHandshake, ReasonLoginTimeout, ReasonIdleTimeout, ReasonClientGone:
 		s.log.Info("session ended", zap.String("reason", string(se.Reason)), zap.Error(err))
 	default:
 		s.log.Warn("session failed", zap.String("reason", string(se.Reason)), zap.Error(err))
 	}
+}
+
+// recovered handles a panic of the session's request path: it logs the
+// stack, tells the client (when it can take a token) and returns the
+// session's error. The caller closes the session.
+func (s *session) recovered(p any) error {
+	s.log.Error("session panicked; closing it", zap.Any("panic", p), zap.ByteString("stack", debug.Stack()))
+	se := failf(ReasonInternal, fmt.Errorf("panic: %v", p), fmt.Sprint(s.id))
+	s.trySendError(se)
+	return se
 }
 
 // run performs the handshake, the login and the request loop.

@@ -92,7 +92,7 @@ type ClientHandshakeResult struct {
 // server that would leave a connection the caller wants encrypted in
 // plaintext. It honours ctx's deadline and cancellation; it closes nothing.
 func ClientHandshake(ctx context.Context, conn net.Conn, cfg *ClientHandshakeConfig) (*ClientHandshakeResult, error) {
-	if cfg.Login == nil {
+	if cfg == nil || cfg.Login == nil {
 		return nil, fmt.Errorf("tds: client handshake: no LOGIN7")
 	}
 	if cfg.TLS == nil && cfg.Encryption != ClientEncryptDisable {
@@ -144,7 +144,7 @@ func clientHandshake(ctx context.Context, conn net.Conn, cfg *ClientHandshakeCon
 	res := &ClientHandshakeResult{Conn: conn}
 
 	if cfg.Encryption == ClientEncryptStrict {
-		tc := tls.Client(conn, strictTLSConfig(cfg.TLS))
+		tc := tls.Client(conn, clientTLSConfig(strictTLSConfig(cfg.TLS)))
 		if err := tc.HandshakeContext(ctx); err != nil {
 			return nil, fmt.Errorf("TLS handshake (strict): %w", err)
 		}
@@ -184,7 +184,7 @@ func clientHandshake(ctx context.Context, conn net.Conn, cfg *ClientHandshakeCon
 
 	tconn := newPreloginConn(conn, true)
 	tconn.pw.SetPacketSize(size)
-	tc := tls.Client(tconn, inBandTLSConfig(cfg.TLS))
+	tc := tls.Client(tconn, clientTLSConfig(inBandTLSConfig(cfg.TLS)))
 	if err := tc.HandshakeContext(ctx); err != nil {
 		return nil, fmt.Errorf("TLS handshake in PRELOGIN: %w", err)
 	}
@@ -199,6 +199,14 @@ func clientHandshake(ctx context.Context, conn net.Conn, cfg *ClientHandshakeCon
 	}
 	res.Conn, res.Mode = tc, ModeFull
 	return res, writeLogin(NewPacketWriter(tc, size), login)
+}
+
+// clientTLSConfig disables TLS dynamic record sizing on a (cloned) config,
+// as go-mssqldb does: SQL Server expects one TLS record per TDS packet
+// (go-mssqldb issue #166), which matters for the login-only LOGIN7 packet.
+func clientTLSConfig(c *tls.Config) *tls.Config {
+	c.DynamicRecordSizingDisabled = true
+	return c
 }
 
 // exchangePrelogin sends the client's PRELOGIN on w and reads the answer from r.

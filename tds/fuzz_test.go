@@ -2,10 +2,13 @@ package tds
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"io"
+	"net"
 	"path/filepath"
 	"testing"
+	"time"
 )
 
 // Fuzz targets for the codec-core decoders. Seeds come from testdata (spec
@@ -153,6 +156,35 @@ func FuzzTMRequest(f *testing.F) {
 		}
 		if tm2.String() != tm.String() || !bytes.Equal(tm2.Append(nil), enc) {
 			t.Fatalf("round trip differs: %v %v", tm, tm2)
+		}
+	})
+}
+
+// bytesConn is a net.Conn that reads fixed bytes and discards writes.
+type bytesConn struct{ r *bytes.Reader }
+
+func (c *bytesConn) Read(b []byte) (int, error)       { return c.r.Read(b) }
+func (c *bytesConn) Write(b []byte) (int, error)      { return len(b), nil }
+func (c *bytesConn) Close() error                     { return nil }
+func (c *bytesConn) LocalAddr() net.Addr              { return &net.TCPAddr{} }
+func (c *bytesConn) RemoteAddr() net.Addr             { return &net.TCPAddr{} }
+func (c *bytesConn) SetDeadline(time.Time) error      { return nil }
+func (c *bytesConn) SetReadDeadline(time.Time) error  { return nil }
+func (c *bytesConn) SetWriteDeadline(time.Time) error { return nil }
+
+// FuzzServerHandshake feeds arbitrary client bytes to ServerHandshake, with
+// and without a TLS config: it must fail or succeed, never panic or hang.
+func FuzzServerHandshake(f *testing.F) {
+	for _, name := range []string{"01-go-login-select1", "02-go-login-only-tls", "16-pymssql-tds73-login", "18-go-full-tls"} {
+		f.Add(readTestdata(f, "babelfish/"+name+".c2s.bin"))
+	}
+	f.Add([]byte{tlsRecordHandshake, 3, 1, 0, 5, 1, 0, 0, 1, 0})
+	f.Fuzz(func(t *testing.T, in []byte) {
+		for _, cfg := range []*ServerHandshakeConfig{{}, {TLS: serverTLS(t), Encryption: EncryptOff}} {
+			res, err := ServerHandshake(context.Background(), &bytesConn{r: bytes.NewReader(in)}, cfg)
+			if err == nil && (res.Login == nil || res.Conn == nil) {
+				t.Fatalf("success without a login: %+v", res)
+			}
 		}
 	})
 }

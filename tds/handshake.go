@@ -108,6 +108,9 @@ type ServerHandshakeResult struct {
 // and cancellation, and closes nothing: on error the caller may still send
 // an error (when the client is past PRELOGIN) and closes conn.
 func ServerHandshake(ctx context.Context, conn net.Conn, cfg *ServerHandshakeConfig) (*ServerHandshakeResult, error) {
+	if cfg == nil {
+		cfg = &ServerHandshakeConfig{}
+	}
 	if cfg.TLS == nil && (cfg.Encryption == EncryptOn || cfg.Encryption == EncryptReq) {
 		return nil, fmt.Errorf("tds: server handshake: encryption %v needs a TLS config", cfg.Encryption)
 	}
@@ -170,7 +173,7 @@ func serverStrict(ctx context.Context, pc *prefixConn, cfg *ServerHandshakeConfi
 	// The ENCRYPTION option is ignored in TDS 8; the connection is encrypted.
 	res.ClientPrelogin = client
 	res.Answer = buildAnswer(cfg, client, EncryptOn)
-	if err := NewPacketWriter(tc, DefaultPacketSize).WriteMessage(PacketReply, 0, res.Answer.Append(nil)); err != nil {
+	if err := NewPacketWriter(tc, handshakePacketSize).WriteMessage(PacketReply, 0, res.Answer.Append(nil)); err != nil {
 		return nil, fmt.Errorf("writing PRELOGIN answer: %w", err)
 	}
 	if err := readLogin(res, pr, cfg); err != nil {
@@ -193,13 +196,13 @@ func serverPrelogin(ctx context.Context, pc *prefixConn, cfg *ServerHandshakeCon
 	if cfg.TLS == nil {
 		setting = EncryptNotSup
 	}
-	requested := EncryptOff // a client without the option asks for nothing
+	requested := EncryptNotSup // a client without the option cannot encrypt
 	if client.HasEncryption {
 		requested = client.Encryption
 	}
 	answer, outcome := NegotiateEncryption(setting, requested)
 	res := &ServerHandshakeResult{Conn: conn, ClientPrelogin: client, Answer: buildAnswer(cfg, client, answer)}
-	if err := NewPacketWriter(conn, DefaultPacketSize).WriteMessage(PacketReply, 0, res.Answer.Append(nil)); err != nil {
+	if err := NewPacketWriter(conn, handshakePacketSize).WriteMessage(PacketReply, 0, res.Answer.Append(nil)); err != nil {
 		return nil, fmt.Errorf("writing PRELOGIN answer: %w", err)
 	}
 	switch outcome {

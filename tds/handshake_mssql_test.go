@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -110,15 +111,21 @@ func TestHandshakeGoMSSQLDB(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, tc := range []struct {
-		encrypt string
-		want    EncryptionMode
+		encrypt    string
+		packetSize string
+		want       EncryptionMode
 	}{
-		{"disable", ModeNone},
-		{"false", ModeLoginOnly},
-		{"true", ModeFull},
-		{"strict", ModeStrict},
+		{"disable", "", ModeNone},
+		{"false", "", ModeLoginOnly},
+		{"true", "", ModeFull},
+		{"strict", "", ModeStrict},
+		// Packet size 512: go-mssqldb rejects server packets above it, and
+		// its LOGIN7 (long app name) spans packets: in login-only mode the
+		// first is TLS, the rest plaintext.
+		{"false", "512", ModeLoginOnly},
+		{"true", "512", ModeFull},
 	} {
-		t.Run(tc.encrypt, func(t *testing.T) {
+		t.Run(tc.encrypt+"/"+tc.packetSize, func(t *testing.T) {
 			t.Parallel()
 			srv := startFakeServer(t, &ServerHandshakeConfig{TLS: serverTLS(t), Encryption: EncryptOff})
 			q := url.Values{}
@@ -126,7 +133,12 @@ func TestHandshakeGoMSSQLDB(t *testing.T) {
 			q.Set("TrustServerCertificate", "true")
 			q.Set("certificate", certFile)
 			q.Set("database", "sales")
-			q.Set("app name", "mssql-handshake-test")
+			app := "mssql-handshake-test"
+			if tc.packetSize != "" {
+				q.Set("packet size", tc.packetSize)
+				app += strings.Repeat("-long", 100)
+			}
+			q.Set("app name", app)
 			q.Set("ApplicationIntent", "ReadOnly")
 			q.Set("dial timeout", "5")
 			u := url.URL{Scheme: "sqlserver", User: url.UserPassword("alice", "p@ss w0rd€"),
@@ -164,7 +176,7 @@ func TestHandshakeGoMSSQLDB(t *testing.T) {
 			}
 			l := res.Login
 			if l.UserName != "alice" || l.Password != "p@ss w0rd€" || l.Database != "sales" ||
-				l.AppName != "mssql-handshake-test" || !l.ReadOnlyIntent() {
+				l.AppName != app || !l.ReadOnlyIntent() {
 				t.Fatalf("login %v", l)
 			}
 			if tc.want == ModeStrict && (l.TDSVersion != VerTDS80 || res.TLSState.NegotiatedProtocol != ALPNTDS8) {

@@ -1,6 +1,7 @@
 package tds
 
 import (
+	"bytes"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
@@ -329,5 +330,30 @@ func TestParseClientEncryption(t *testing.T) {
 	}
 	if _, err := ParseClientEncryption("maybe"); err == nil {
 		t.Error("accepted maybe")
+	}
+}
+
+// TestServerHandshakeReplay replays what real clients sent (babelfish
+// captures without TLS) into ServerHandshake.
+func TestServerHandshakeReplay(t *testing.T) {
+	t.Parallel()
+	for _, name := range []string{"01-go-login-select1", "03-tedious-execsql-param", "04-pyodbc-types", "16-pymssql-tds73-login"} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			stream := readTestdata(t, "babelfish/"+name+".c2s.bin")
+			res, err := ServerHandshake(context.Background(), &bytesConn{r: bytes.NewReader(stream)}, &ServerHandshakeConfig{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if res.Mode != ModeNone || res.Login.UserName != "babelfish_user" || res.Login.Password != "12345678" ||
+				res.ClientPrelogin.Encryption != EncryptNotSup {
+				t.Fatalf("mode %v login %v prelogin %v", res.Mode, res.Login, res.ClientPrelogin)
+			}
+			// The connection continues with the first request, unread.
+			m, err := NewPacketReader(res.Conn, MaxPacketSize).ReadMessage(0)
+			if err != nil || m.Type != PacketSQLBatch {
+				t.Fatalf("next message %v %v", m, err)
+			}
+		})
 	}
 }

@@ -17,6 +17,16 @@ const (
 	VerTDS80  uint32 = 0x08000000 // LOGIN7 of a TDS 8 (strict) client; not comparable with the 7.x values
 )
 
+// EffectiveVersion maps a LOGIN7 TDSVersion to the 7.x version whose message
+// layouts apply, so that versions compare numerically: TDS 8.0 (0x08000000,
+// sent by strict-mode clients) uses the layouts of 7.4.
+func EffectiveVersion(v uint32) uint32 {
+	if v>>24 == 0x08 {
+		return VerTDS74
+	}
+	return v
+}
+
 // LOGIN7 flag bits ([MS-TDS] §2.2.6.4).
 const (
 	// OptionFlags1
@@ -180,8 +190,8 @@ func DecodeLogin7(b []byte) (*Login7, error) {
 		return nil, formatErr(msg, "Length", "%d bytes, need at least %d", len(b), login7FixedLen70)
 	}
 	length := binary.LittleEndian.Uint32(b)
-	if length > uint32(len(b)) || length > login7MaxLen {
-		return nil, formatErr(msg, "Length", "%d, but the message has %d bytes (max %d)", length, len(b), login7MaxLen)
+	if length > uint32(len(b)) || length > login7MaxLen || length < login7FixedLen70 {
+		return nil, formatErr(msg, "Length", "%d, but the message has %d bytes (min %d, max %d)", length, len(b), login7FixedLen70, login7MaxLen)
 	}
 	b = b[:length]
 	l := &Login7{

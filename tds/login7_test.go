@@ -213,6 +213,9 @@ func TestLogin7Errors(t *testing.T) {
 		{"empty", "Length", nil},
 		{"short fixed part", "Length", valid[:60]},
 		{"length beyond message", "Length", mut(func(b []byte) []byte { b[0] = 0xFF; return b })},
+		// Regression (found by FuzzLogin7): a Length below the fixed part
+		// truncated the message before the fixed fields were read.
+		{"length below fixed part", "Length", mut(func(b []byte) []byte { b[0], b[1] = 32, 0; return b })},
 		{"user offset beyond end", "ibUserName", mut(func(b []byte) []byte { le16(b[40:], 0xFFF0); return b })},
 		{"user length beyond end", "ibUserName", mut(func(b []byte) []byte { le16(b[42:], 0x7FFF); return b })},
 		{"user inside the fixed part", "ibUserName", mut(func(b []byte) []byte { le16(b[40:], 10); return b })},

@@ -307,3 +307,37 @@ func BenchmarkPacketWriteMessage(b *testing.B) {
 		}
 	}
 }
+
+func TestPacketSizeClamp(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct{ in, want int }{{0, MinPacketSize}, {100, MinPacketSize}, {4096, 4096}, {65535, MaxPacketSize}} {
+		if got := NewPacketReader(nil, tc.in).PacketSize(); got != tc.want {
+			t.Errorf("reader %d: got %d", tc.in, got)
+		}
+		if got := NewPacketWriter(nil, tc.in).PacketSize(); got != tc.want {
+			t.Errorf("writer %d: got %d", tc.in, got)
+		}
+	}
+	// A reader whose size grows accepts bigger packets afterwards.
+	big := pkt(PacketSQLBatch, StatusEOM, 1, make([]byte, 1000))
+	r := NewPacketReader(bytes.NewReader(append(append([]byte(nil), big...), big...)), 4096)
+	r.SetPacketSize(512)
+	if _, _, err := r.ReadPacket(); err == nil {
+		t.Fatal("1008-byte packet accepted with size 512")
+	}
+	if _, err := DecodeHeader([]byte{1, 2, 3}); err == nil {
+		t.Fatal("short header decoded")
+	}
+}
+
+func TestMessageTooLargeErrorText(t *testing.T) {
+	t.Parallel()
+	e := &MessageTooLargeError{Type: PacketRPC, Max: 10, Size: 20}
+	if got := e.Error(); got != "tds: RPC message exceeds 10 bytes (20 received)" {
+		t.Fatalf("%q", got)
+	}
+	h := Header{Type: PacketReply, Status: StatusEOM, Length: 20, SPID: 5, PacketID: 1}
+	if got := h.String(); got != "Reply status=EOM len=20 spid=5 id=1" {
+		t.Fatalf("%q", got)
+	}
+}

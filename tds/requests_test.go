@@ -120,6 +120,8 @@ func TestSQLBatchVersions(t *testing.T) {
 		{"7.1 with headers", withHeaders, VerTDS71, true, false},
 		{"7.4 with headers", withHeaders, VerTDS74, true, false},
 		{"7.4 without headers", text, VerTDS74, false, true},
+		{"8.0 with headers", withHeaders, VerTDS80, true, false},
+		{"8.0 without headers", text, VerTDS80, false, true},
 		{"odd text", append(withHeaders, 'x'), VerTDS74, true, true},
 		{"empty 7.1", nil, VerTDS71, false, false},
 	} {

@@ -45,9 +45,9 @@ func ProcName(id uint16) string {
 
 // RPC option flags ([MS-TDS] §2.2.6.6).
 const (
-	RPCWithRecompile  uint16 = 0x01
-	RPCNoMetadata     uint16 = 0x02
-	RPCReuseMetadata  uint16 = 0x04
+	RPCWithRecompile uint16 = 0x01
+	RPCNoMetadata    uint16 = 0x02
+	RPCReuseMetadata uint16 = 0x04
 )
 
 // RPC parameter status flags ([MS-TDS] §2.2.6.6).
@@ -59,9 +59,9 @@ const (
 
 // Separators between the calls of one RPC request.
 const (
-	RPCBatchFlag    byte = 0xFF // TDS 7.2+
-	RPCBatchFlag71  byte = 0x80 // before TDS 7.2
-	RPCNoExecFlag   byte = 0xFE
+	RPCBatchFlag   byte = 0xFF // TDS 7.2+
+	RPCBatchFlag71 byte = 0x80 // before TDS 7.2
+	RPCNoExecFlag  byte = 0xFE
 )
 
 // RPCRequest is an RPC request message ([MS-TDS] §2.2.6.6): optional
@@ -150,8 +150,9 @@ func (c *RPCCall) SQLText() (text string, ok bool) {
 }
 
 // DecodeRPCRequest decodes an RPC request message payload. From TDS 7.2
-// ALL_HEADERS is required; before, it is decoded when present. Everything
-// kept is copied.
+// ALL_HEADERS is required; before (or with tdsVersion 0, unknown), it is
+// decoded when present, and before 7.2 0x80 also separates calls.
+// Everything kept is copied.
 func DecodeRPCRequest(b []byte, tdsVersion uint32) (*RPCRequest, error) {
 	req := &RPCRequest{}
 	rest := b
@@ -185,7 +186,7 @@ func DecodeRPCRequest(b []byte, tdsVersion uint32) (*RPCRequest, error) {
 }
 
 func isRPCSeparator(c byte, ver uint32) bool {
-	return c == RPCBatchFlag || c == RPCNoExecFlag || (c == RPCBatchFlag71 && ver < VerTDS72)
+	return c == RPCBatchFlag || c == RPCNoExecFlag || (c == RPCBatchFlag71 && ver != 0 && ver < VerTDS72)
 }
 
 func decodeRPCCall(b []byte, ver uint32) (RPCCall, int, error) {
@@ -208,10 +209,14 @@ func decodeRPCCall(b []byte, ver uint32) (RPCCall, int, error) {
 		if nameLen == 0 {
 			return c, 0, formatErr(msg, "ProcName", "empty")
 		}
-		c.ProcName = r.ucs2(int(nameLen))
+		raw := r.bytes(2 * int(nameLen))
 		if !r.ok {
 			return c, 0, formatErr(msg, "ProcName", "%d characters overrun the message", nameLen)
 		}
+		if !wellFormedUTF16(raw) {
+			return c, 0, formatErr(msg, "ProcName", "invalid UTF-16 (unpaired surrogate)")
+		}
+		c.ProcName, _ = DecodeUCS2(raw)
 	}
 	c.OptionFlags = r.u16()
 	if !r.ok {
@@ -233,11 +238,15 @@ func decodeParam(b []byte) (Param, int, error) {
 	const msg = "RPC parameter"
 	var p Param
 	r := newReader(b)
-	p.Name = r.bVarchar()
+	rawName := r.bytes(2 * int(r.u8()))
 	p.Status = r.u8()
 	if !r.ok {
 		return p, 0, formatErr(msg, "ParamMetaData", "truncated name or status")
 	}
+	if !wellFormedUTF16(rawName) {
+		return p, 0, formatErr(msg, "ParamName", "invalid UTF-16 (unpaired surrogate)")
+	}
+	p.Name, _ = DecodeUCS2(rawName)
 	if p.Status&ParamEncrypted != 0 {
 		return p, 0, formatErr(msg, "StatusFlags", "encrypted parameter (Always Encrypted) not supported")
 	}
@@ -323,4 +332,26 @@ func (c *RPCCall) Append(dst []byte) ([]byte, error) {
 		dst = append(dst, c.BatchFlag)
 	}
 	return dst, nil
+}
+
+// wellFormedUTF16 reports whether UTF-16LE bytes (even length) have no
+// unpaired surrogates, so that decoding and re-encoding is lossless.
+func wellFormedUTF16(b []byte) bool {
+	for i := 0; i+1 < len(b); i += 2 {
+		u := uint16(b[i]) | uint16(b[i+1])<<8
+		switch {
+		case u >= 0xD800 && u < 0xDC00:
+			if i+3 >= len(b) {
+				return false
+			}
+			v := uint16(b[i+2]) | uint16(b[i+3])<<8
+			if v < 0xDC00 || v >= 0xE000 {
+				return false
+			}
+			i += 2
+		case u >= 0xDC00 && u < 0xE000:
+			return false
+		}
+	}
+	return true
 }

@@ -11,7 +11,7 @@ type SQLBatch struct {
 }
 
 // DecodeSQLBatch decodes a SQLBatch payload. For TDS 7.2 and later
-// (tdsVersion >= VerTDS72) ALL_HEADERS is required; for older versions, or
+// (EffectiveVersion(tdsVersion) >= VerTDS72, TDS 8 included) ALL_HEADERS is required; for older versions, or
 // tdsVersion 0 (unknown), it is decoded only when the payload starts with a
 // well-formed ALL_HEADERS, which UCS-2 text cannot resemble (its first four
 // bytes would make a TotalLength far larger than the message). It copies
@@ -20,7 +20,7 @@ func DecodeSQLBatch(b []byte, tdsVersion uint32) (*SQLBatch, error) {
 	const msg = "SQLBatch"
 	batch := &SQLBatch{}
 	text := b
-	if tdsVersion >= VerTDS72 || hasAllHeaders(b) {
+	if EffectiveVersion(tdsVersion) >= VerTDS72 || hasAllHeaders(b) {
 		h, rest, err := DecodeAllHeaders(b)
 		if err != nil {
 			return nil, fmt.Errorf("tds: decoding SQLBatch: %w", err)

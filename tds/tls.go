@@ -19,6 +19,12 @@ import (
 // ([MS-TDS] §2.1, §3.3.5.1): TLS comes before any TDS byte.
 const ALPNTDS8 = "tds/8.0"
 
+// handshakePacketSize is the size of the packets a server writes before
+// LOGIN7 (PRELOGIN answer, TLS flights). The client's packet size is not known
+// yet, and go-mssqldb rejects packets above its configured size (which may be
+// as low as 512), so the smallest size is the one every client accepts.
+const handshakePacketSize = MinPacketSize
+
 // tlsRecordHandshake is the first byte of a TLS handshake record; a TDS 8
 // client starts its connection with it.
 const tlsRecordHandshake = 0x16
@@ -117,7 +123,7 @@ func newPreloginConn(c net.Conn, acceptReply bool) *preloginConn {
 	return &preloginConn{
 		Conn:        c,
 		pr:          NewPacketReader(c, MaxPacketSize),
-		pw:          NewPacketWriter(c, DefaultPacketSize),
+		pw:          NewPacketWriter(c, handshakePacketSize),
 		acceptReply: acceptReply,
 	}
 }

@@ -11,26 +11,26 @@ type EnvType uint8
 
 // ENVCHANGE types.
 const (
-	EnvDatabaseType          EnvType = 1
-	EnvLanguageType          EnvType = 2
-	EnvCharsetType           EnvType = 3
-	EnvPacketSizeType        EnvType = 4
-	EnvUnicodeLCIDType       EnvType = 5
-	EnvUnicodeCompareType    EnvType = 6
-	EnvCollationType         EnvType = 7
-	EnvBeginTranType         EnvType = 8
-	EnvCommitTranType        EnvType = 9
-	EnvRollbackTranType      EnvType = 10
-	EnvEnlistDTCType         EnvType = 11
-	EnvDefectTranType        EnvType = 12
-	EnvMirrorPartnerType     EnvType = 13
-	EnvPromoteTranType       EnvType = 15
-	EnvTranManagerAddrType   EnvType = 16
-	EnvTranEndedType         EnvType = 17
-	EnvResetAckType          EnvType = 18
-	EnvUserInstanceType      EnvType = 19
-	EnvRoutingType           EnvType = 20
-	EnvEnhancedRoutingType   EnvType = 21
+	EnvDatabaseType        EnvType = 1
+	EnvLanguageType        EnvType = 2
+	EnvCharsetType         EnvType = 3
+	EnvPacketSizeType      EnvType = 4
+	EnvUnicodeLCIDType     EnvType = 5
+	EnvUnicodeCompareType  EnvType = 6
+	EnvCollationType       EnvType = 7
+	EnvBeginTranType       EnvType = 8
+	EnvCommitTranType      EnvType = 9
+	EnvRollbackTranType    EnvType = 10
+	EnvEnlistDTCType       EnvType = 11
+	EnvDefectTranType      EnvType = 12
+	EnvMirrorPartnerType   EnvType = 13
+	EnvPromoteTranType     EnvType = 15
+	EnvTranManagerAddrType EnvType = 16
+	EnvTranEndedType       EnvType = 17
+	EnvResetAckType        EnvType = 18
+	EnvUserInstanceType    EnvType = 19
+	EnvRoutingType         EnvType = 20
+	EnvEnhancedRoutingType EnvType = 21
 )
 
 var envNames = map[EnvType]string{
@@ -170,7 +170,9 @@ func envText(t EnvType, newV, oldV string) EnvChange {
 func EnvDatabase(newDB, oldDB string) EnvChange { return envText(EnvDatabaseType, newDB, oldDB) }
 
 // EnvLanguage is a language change (type 2).
-func EnvLanguage(newLang, oldLang string) EnvChange { return envText(EnvLanguageType, newLang, oldLang) }
+func EnvLanguage(newLang, oldLang string) EnvChange {
+	return envText(EnvLanguageType, newLang, oldLang)
+}
 
 // EnvPacketSize is a packet size change (type 4); sizes travel as decimal text.
 func EnvPacketSize(newSize, oldSize int) EnvChange {

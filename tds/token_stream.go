@@ -7,13 +7,16 @@ import (
 )
 
 // DecodeTokens decodes a whole tabular result (the payload of one reply
-// message) into tokens, including row values. tdsVersion selects the layout
+// message) into tokens, including row values. A DATACLASSIFICATION token
+// is accepted after a FEATUREEXTACK acknowledging the feature in the same
+// stream (its body is kept in Raw). tdsVersion selects the layout
 // (0: the latest). Byte slices in the tokens (ENVCHANGE values, feature
 // data, session state, Raw) retain b. It is meant for tests, tools and the
 // simulator; the proxy streams responses through a Walker instead.
 func DecodeTokens(b []byte, tdsVersion uint32) ([]Token, error) {
 	var toks []Token
 	var cols []Column
+	var dcVersion uint8
 	off := 0
 	for off < len(b) {
 		tok := Token{Type: TokenType(b[off])}
@@ -35,9 +38,12 @@ func DecodeTokens(b []byte, tdsVersion uint32) ([]Token, error) {
 				n += h
 			}
 		default:
-			n, err = decodeTokenBody(&tok, body, tdsVersion, nil)
+			n, err = decodeTokenBody(&tok, body, tdsVersion, nil, dcVersion)
 			if err == nil && tok.Type == TokenColMetadata && tok.Columns != nil {
 				cols = tok.Columns
+			}
+			if err == nil && tok.Type == TokenFeatureExtAck {
+				dcVersion = dataClassificationVersion(tok.FeatureExtAck)
 			}
 		}
 		if err != nil {
@@ -50,9 +56,10 @@ func DecodeTokens(b []byte, tdsVersion uint32) ([]Token, error) {
 }
 
 // decodeTokenBody decodes the body (after the type byte) of every token but
-// ROW, NBCROW and RETURNVALUE into tok. colBuf is reused for COLMETADATA.
-// It returns errShort when b ends before the token does.
-func decodeTokenBody(tok *Token, b []byte, ver uint32, colBuf []Column) (int, error) {
+// ROW, NBCROW and RETURNVALUE into tok. colBuf is reused for COLMETADATA;
+// dcVersion is the negotiated data classification version (0: none). It
+// returns errShort when b ends before the token does.
+func decodeTokenBody(tok *Token, b []byte, ver uint32, colBuf []Column, dcVersion uint8) (int, error) {
 	var n int
 	var err error
 	switch tok.Type {
@@ -106,7 +113,10 @@ func decodeTokenBody(tok *Token, b []byte, ver uint32, colBuf []Column) (int, er
 	case TokenAltMetadata, TokenAltRow:
 		return 0, formatErr(tok.Type.String(), "", "COMPUTE BY results are not supported")
 	case TokenDataClassification:
-		return 0, formatErr(tok.Type.String(), "", "data classification is not supported; do not negotiate the DATACLASSIFICATION feature")
+		n, err = decodeDataClassification(b, dcVersion)
+		if err == nil {
+			tok.Raw = b[:n]
+		}
 	default:
 		return 0, formatErr("token stream", "TokenType", "unknown token 0x%02X", uint8(tok.Type))
 	}
@@ -141,7 +151,7 @@ func (t *Token) Append(dst []byte, cols []Column, tdsVersion uint32) ([]byte, er
 		return AppendFeatureExtAck(dst, t.FeatureExtAck), nil
 	case TokenSessionState:
 		return AppendSessionState(dst, t.SessionState), nil
-	case TokenOffset:
+	case TokenOffset, TokenDataClassification:
 		return append(append(dst, byte(t.Type)), t.Raw...), nil
 	case TokenTabName, TokenColInfo, TokenSSPI:
 		dst = append(dst, byte(t.Type))

@@ -84,3 +84,125 @@ func TestSpec417Erratum(t *testing.T) {
 		t.Fatalf("Walker.Feed(4.17 as printed) = %v, want a FormatError", err)
 	}
 }
+
+// TestEncodersBuildSpecReplies builds replies with the encoders and their
+// helpers (as the simulator does) and compares them with the spec's and
+// pytds' bytes.
+func TestEncodersBuildSpecReplies(t *testing.T) {
+	t.Parallel()
+	payload := func(rel string) []byte { return tokPackets(t, tokRead(t, rel)) }
+	for _, tc := range []struct {
+		name  string
+		want  []byte
+		build func() ([]byte, error)
+	}{
+		{"4.4 login response", payload("vectors/ms-tds-v39-examples/04-login-response.bin"), func() ([]byte, error) {
+			b := AppendEnvChange(nil, EnvDatabase("master", "master"))
+			b = AppendInfo(b, ServerError{Number: 5701, State: 2, Message: "Changed database context to 'master'."})
+			b = AppendEnvChange(b, EnvCollation(DefaultCollation, Collation{}))
+			b = AppendEnvChange(b, EnvLanguage("us_english", ""))
+			b = AppendEnvChange(b, EnvPacketSize(4096, 4096))
+			b = AppendInfo(b, ServerError{Number: 5703, State: 1, Message: "Changed language setting to us_english."})
+			b = AppendLoginAck(b, LoginAck{Interface: 1, TDSVersion: VerTDS72, ProgName: "Microsoft SQL Server\x00\x00"})
+			return AppendDone(b, TokenDone, Done{}, VerTDS72), nil
+		}},
+		{"4.7 batch response", payload("vectors/ms-tds-v39-examples/07-sql-batch-server-response.bin"), func() ([]byte, error) {
+			cols := []Column{{Flags: 0x20, Type: TypeInfo{Type: TypeBigVarChar, Size: 3, Collation: DefaultCollation}, Name: "bar"}}
+			b := AppendColMetadata(nil, cols)
+			b, err := AppendRow(b, cols, []any{"foo"})
+			return AppendDone(b, TokenDone, Done{Status: DoneCount, CurCmd: 0xC1, RowCount: 1}, VerTDS72), err
+		}},
+		{"4.9 RPC response", payload("vectors/ms-tds-v39-examples/09-rpc-server-response.bin"), func() ([]byte, error) {
+			b := AppendDone(nil, TokenDoneInProc, Done{Status: DoneMore | DoneCount, CurCmd: 0xC1, RowCount: 1}, VerTDS72)
+			b = AppendReturnStatus(b, 0)
+			return AppendDone(b, TokenDoneProc, Done{CurCmd: 0xE0}, VerTDS72), nil
+		}},
+		{"4.18 SESSIONSTATE", payload("vectors/ms-tds-v39-examples/18-table-response-sessionstate.bin"), func() ([]byte, error) {
+			b := AppendDone(nil, TokenDone, Done{Status: DoneMore, CurCmd: 0xBE}, VerTDS74)
+			b = AppendSessionState(b, SessionState{SeqNo: 1, Recoverable: true, States: []SessionStateEntry{{ID: 9, Value: []byte{0xFF, 0xFF, 0xFF, 0xFF}}}})
+			return AppendDone(b, TokenDone, Done{CurCmd: 0xFD}, VerTDS74), nil
+		}},
+		{"pytds BEGIN TRAN", payload("vectors/pytds/begin-tran-envchange8-response.bin"), func() ([]byte, error) {
+			b := AppendEnvChange(nil, EnvBeginTran(0x0000005A00000001))
+			return AppendDone(b, TokenDone, Done{CurCmd: 0xFD}, VerTDS73B), nil
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			got, err := tc.build()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !bytes.Equal(got, tc.want) {
+				t.Fatalf("built\n% X\nwant\n% X", got, tc.want)
+			}
+		})
+	}
+}
+
+// TestEnvChangeHelpers checks the ENVCHANGE constructors against their
+// accessors and a decode of their encoding.
+func TestEnvChangeHelpers(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name string
+		env  EnvChange
+		desc uint64
+		str  string
+	}{
+		{"begin", EnvBeginTran(0x1122334455667788), 0x1122334455667788, "BeginTransaction 0x1122334455667788"},
+		{"commit", EnvCommitTran(7), 7, "CommitTransaction 0x0000000000000007"},
+		{"rollback", EnvRollbackTran(8), 8, "RollbackTransaction 0x0000000000000008"},
+		{"ended", EnvTranEnded(9), 9, "TransactionEnded 0x0000000000000009"},
+		{"reset", EnvResetAck(), 0, "ResetConnectionAck new= old="},
+		{"routing", EnvRouting("replica-1.example", 14330), 0, "Routing replica-1.example:14330"},
+		{"database", EnvDatabase("tempdb", "master"), 0, `Database "master" -> "tempdb"`},
+		{"packet size", EnvPacketSize(8000, 4096), 0, `PacketSize "4096" -> "8000"`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			b := AppendEnvChange(nil, tc.env)
+			toks, err := DecodeTokens(b, VerTDS74)
+			if err != nil || len(toks) != 1 {
+				t.Fatalf("DecodeTokens = %v, %v", toks, err)
+			}
+			e := toks[0].Env
+			if e.String() != tc.str {
+				t.Fatalf("String() = %q, want %q", e.String(), tc.str)
+			}
+			if d, ok := e.TxDescriptor(); ok != (tc.desc != 0) || d != tc.desc {
+				t.Fatalf("TxDescriptor() = %#x, %v", d, ok)
+			}
+		})
+	}
+	if n, ok := EnvPacketSize(8000, 4096).PacketSize(); !ok || n != 8000 {
+		t.Errorf("PacketSize() = %d, %v", n, ok)
+	}
+	b := AppendEnvChange(nil, EnvRouting("srv", 1433))
+	want := []byte{0xE3, 0x0D, 0, 20, 0x0B, 0, 0, 0x99, 0x05, 3, 0, 's', 0, 'r', 0, 'v', 0}
+	want = append(want, 0, 0)
+	want[1] = byte(len(want) - 3)
+	if !bytes.Equal(b, want) {
+		t.Errorf("routing ENVCHANGE % X, want % X", b, want)
+	}
+}
+
+// TestDone71 checks the 4-byte row count of TDS 7.1 DONE tokens.
+func TestDone71(t *testing.T) {
+	t.Parallel()
+	d := Done{Status: DoneCount | DoneMore, CurCmd: 0xC1, RowCount: 3}
+	b71 := AppendDone(nil, TokenDoneInProc, d, VerTDS71)
+	b74 := AppendDone(nil, TokenDoneInProc, d, VerTDS74)
+	if len(b71) != 9 || len(b74) != 13 {
+		t.Fatalf("DONE lengths %d and %d, want 9 and 13", len(b71), len(b74))
+	}
+	for _, tc := range []struct {
+		b   []byte
+		ver uint32
+	}{{b71, VerTDS71}, {b74, VerTDS74}} {
+		toks, err := DecodeTokens(tc.b, tc.ver)
+		if err != nil || toks[0].Done != d {
+			t.Fatalf("decoded %+v, %v; want %+v", toks, err, d)
+		}
+	}
+}

@@ -103,14 +103,14 @@ func (t DataType) fixedSize() (int, bool) {
 type lenKind uint8
 
 const (
-	lenFixed   lenKind = iota // no length: fixed size
-	lenByte                   // BYTELEN: 1-byte max length, 1-byte value length
-	lenScale                  // TIME/DATETIME2/DATETIMEOFFSET: scale only, 1-byte value length
-	lenDate                   // DATE: nothing, 1-byte value length
-	lenUShort                 // USHORTLEN: 2-byte max length (0xFFFF: PLP)
-	lenLong                   // LONGLEN: 4-byte max length (TEXT, NTEXT, IMAGE, SSVARIANT)
-	lenPLP                    // XML, UDT, JSON: always PLP, no max length
-	lenTVP                    // TVP
+	lenFixed  lenKind = iota // no length: fixed size
+	lenByte                  // BYTELEN: 1-byte max length, 1-byte value length
+	lenScale                 // TIME/DATETIME2/DATETIMEOFFSET: scale only, 1-byte value length
+	lenDate                  // DATE: nothing, 1-byte value length
+	lenUShort                // USHORTLEN: 2-byte max length (0xFFFF: PLP)
+	lenLong                  // LONGLEN: 4-byte max length (TEXT, NTEXT, IMAGE, SSVARIANT)
+	lenPLP                   // XML, UDT, JSON: always PLP, no max length
+	lenTVP                   // TVP
 	lenUnknown
 )
 
@@ -247,10 +247,10 @@ func (t TypeInfo) String() string {
 type tiContext uint8
 
 const (
-	tiColumn tiContext = iota // COLMETADATA / RETURNVALUE from a server
-	tiParam                   // RPC parameter from a client
-	tiReturn                  // RETURNVALUE: like a column but without table name
-	tiColumn71                // COLMETADATA before TDS 7.2: table name is one US_VARCHAR
+	tiColumn   tiContext = iota // COLMETADATA / RETURNVALUE from a server
+	tiParam                     // RPC parameter from a client
+	tiReturn                    // RETURNVALUE: like a column but without table name
+	tiColumn71                  // COLMETADATA before TDS 7.2: table name is one US_VARCHAR
 )
 
 // DecodeTypeInfo decodes a TYPE_INFO as it appears in a RETURNVALUE token

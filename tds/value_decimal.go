@@ -223,7 +223,13 @@ func appendDecimal(dst []byte, t TypeInfo, v any) ([]byte, error) {
 	var buf [16]byte
 	binary.LittleEndian.PutUint64(buf[:8], d.lo)
 	binary.LittleEndian.PutUint64(buf[8:], d.hi)
-	return append(dst, buf[:decimalSize(prec)-1]...), nil
+	size := decimalSize(prec) - 1
+	for _, c := range buf[size:] {
+		if c != 0 {
+			return dst, fmt.Errorf("tds: decimal %s has more digits than precision %d allows", d, prec)
+		}
+	}
+	return append(dst, buf[:size]...), nil
 }
 
 // Money is a MONEY/SMALLMONEY value in ten-thousandths of a currency unit

@@ -273,3 +273,17 @@ func TestSkipValueAllocs(t *testing.T) {
 		t.Fatalf("SkipValue allocates %.1f times per call", a)
 	}
 }
+
+// TestDecimalOverflowNotTruncated guards against silently dropping the high
+// bytes of a decoded decimal whose digits exceed its declared precision.
+func TestDecimalOverflowNotTruncated(t *testing.T) {
+	t.Parallel()
+	ti := TypeInfo{Type: TypeDecimalN, Size: 5, Precision: 5}
+	v, _, err := DecodeValue(TypeInfo{Type: TypeDecimalN, Size: 9, Precision: 5}, unhex(t, "09 01 0000000001000000"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := AppendValue(nil, ti, v); err == nil || !strings.Contains(err.Error(), "more digits") {
+		t.Fatalf("AppendValue = %v, want a precision error", err)
+	}
+}

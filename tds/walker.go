@@ -33,11 +33,12 @@ type Walker struct {
 	// (DefaultMaxReturnValueSize when 0).
 	MaxReturnValueSize int
 
-	err   error // sticky: once failed, every call returns it
-	state walkState
-	tok   TokenType
-	buf   []byte // carried-over bytes of a token body being buffered
-	ev    Event
+	err       error // sticky: once failed, every call returns it
+	dcVersion uint8 // negotiated DATACLASSIFICATION version, 0: none
+	state     walkState
+	tok       TokenType
+	buf       []byte // carried-over bytes of a token body being buffered
+	ev        Event
 
 	cols   []Column
 	kinds  []valKind
@@ -52,11 +53,11 @@ type Walker struct {
 	rows   uint64
 
 	// RETURNVALUE state
-	rv      ReturnValue
-	rvKind  valKind
-	rvBuf   []byte
-	rvOver  bool
-	offset  uint64 // bytes consumed in total, for error messages
+	rv     ReturnValue
+	rvKind valKind
+	rvBuf  []byte
+	rvOver bool
+	offset uint64 // bytes consumed in total, for error messages
 }
 
 type walkState uint8
@@ -130,12 +131,19 @@ func NewWalker(tdsVersion uint32, h func(ev *Event) error) *Walker {
 
 // Reset forgets all state (including column metadata) and any error.
 func (w *Walker) Reset() {
-	*w = Walker{ver: w.ver, h: w.h, MaxReturnValueSize: w.MaxReturnValueSize,
+	*w = Walker{ver: w.ver, h: w.h, MaxReturnValueSize: w.MaxReturnValueSize, dcVersion: w.dcVersion,
 		buf: w.buf[:0], colBuf: w.colBuf[:0], bitmap: w.bitmap[:0], rvBuf: w.rvBuf[:0], kinds: w.kinds[:0]}
 }
 
 // SetVersion changes the TDS version used for the following tokens.
 func (w *Walker) SetVersion(v uint32) { w.ver = v }
+
+// SetDataClassificationVersion sets the DATACLASSIFICATION version the
+// server acknowledged at login (the first byte of its FEATUREEXTACK data),
+// when the login response was not walked by this Walker. A FEATUREEXTACK
+// seen by the Walker sets it too. Without it, a DATACLASSIFICATION token
+// is an error.
+func (w *Walker) SetDataClassificationVersion(v uint8) { w.dcVersion = v }
 
 // Rows returns the number of ROW and NBCROW tokens walked so far.
 func (w *Walker) Rows() uint64 { return w.rows }
@@ -143,6 +151,10 @@ func (w *Walker) Rows() uint64 { return w.rows }
 // Columns returns the current result's column metadata (valid until the
 // next Feed).
 func (w *Walker) Columns() []Column { return w.cols }
+
+// AtBoundary reports whether the Walker is between tokens (and not failed):
+// a response cut here can be completed with further tokens.
+func (w *Walker) AtBoundary() bool { return w.err == nil && w.state == wsToken }
 
 // End is called at the end of a message: it fails if a token is incomplete.
 func (w *Walker) End() error {
@@ -220,10 +232,10 @@ func (w *Walker) startToken(p []byte) (int, error) {
 		return 0, w.wrap(formatErr("token stream", "TokenType", "unknown token 0x%02X", uint8(w.tok)))
 	}
 	switch w.tok {
-	case TokenAltMetadata, TokenAltRow, TokenDataClassification:
+	case TokenAltMetadata, TokenAltRow:
 		// Fail now with decodeTokenBody's explanation rather than
 		// waiting for a body that is never decoded.
-		_, err := decodeTokenBody(&Event{Type: w.tok}, nil, w.ver, nil)
+		_, err := decodeTokenBody(&Event{Type: w.tok}, nil, w.ver, nil, 0)
 		return 0, w.wrap(err)
 	}
 	w.state = wsBody
@@ -240,6 +252,9 @@ func (w *Walker) feedBody(p []byte) (int, error) {
 		}
 		if !isShort(err) {
 			return 0, w.wrap(err)
+		}
+		if len(p) > maxTokenLen {
+			return 0, formatErr(w.tok.String(), "", "token longer than %d bytes", maxTokenLen)
 		}
 		w.buf = append(w.buf, p...)
 		return len(p), nil
@@ -279,7 +294,7 @@ func (w *Walker) decodeBody(b []byte) (int, error) {
 		w.rv = rv
 		return n, nil
 	}
-	return decodeTokenBody(&w.ev, b, w.ver, w.colBuf)
+	return decodeTokenBody(&w.ev, b, w.ver, w.colBuf, w.dcVersion)
 }
 
 // bodyDone acts on a decoded token body.
@@ -304,6 +319,10 @@ func (w *Walker) bodyDone() error {
 			if cap(w.bitmap) < (len(w.cols)+7)/8 {
 				w.bitmap = make([]byte, 0, (len(w.cols)+7)/8)
 			}
+		}
+	case TokenFeatureExtAck:
+		if v := dataClassificationVersion(w.ev.FeatureExtAck); v != 0 {
+			w.dcVersion = v
 		}
 	case TokenLoginAck:
 		switch v := w.ev.LoginAck.TDSVersion; v {
@@ -352,13 +371,13 @@ func (w *Walker) feedRow(p []byte) (int, error) {
 }
 
 func (w *Walker) feedRetVal(p []byte) (int, error) {
-	max := w.MaxReturnValueSize
-	if max <= 0 {
-		max = DefaultMaxReturnValueSize
+	limit := w.MaxReturnValueSize
+	if limit <= 0 {
+		limit = DefaultMaxReturnValueSize
 	}
 	if w.v.phase == vStart && len(w.rvBuf) == 0 {
 		if n, ok := fastLen(w.rvKind, p); ok {
-			if n <= max {
+			if n <= limit {
 				w.finishRetVal(p[:n])
 			} else {
 				w.rv.ValueSkipped = true
@@ -372,7 +391,7 @@ func (w *Walker) feedRetVal(p []byte) (int, error) {
 		return n, w.wrap(err)
 	}
 	if !w.rvOver {
-		if len(w.rvBuf)+n <= max {
+		if len(w.rvBuf)+n <= limit {
 			w.rvBuf = append(w.rvBuf, p[:n]...)
 		} else {
 			w.rvOver = true

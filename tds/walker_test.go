@@ -241,3 +241,42 @@ func TestWalkerUnsupportedTokens(t *testing.T) {
 		})
 	}
 }
+
+// TestWalkerNoMetadataAcrossMessages checks that rows after a "no
+// metadata" COLMETADATA (fNoMetaData requests) use the previous
+// response's columns, and AtBoundary.
+func TestWalkerNoMetadataAcrossMessages(t *testing.T) {
+	t.Parallel()
+	cols := []Column{{Type: TypeInfo{Type: TypeNVarChar, Size: 10, Collation: DefaultCollation}, Name: "s"}}
+	first := AppendColMetadata(nil, cols)
+	first, _ = AppendRow(first, cols, []any{"ab"})
+	first = AppendDone(first, TokenDone, Done{Status: DoneCount, RowCount: 1}, 0)
+	second := AppendColMetadata(nil, nil) // count 0xFFFF
+	second, _ = AppendRow(second, cols, []any{"cd"})
+	second = AppendDone(second, TokenDone, Done{Status: DoneCount, RowCount: 1}, 0)
+
+	var noMeta bool
+	w := NewWalker(VerTDS74, func(ev *Event) error {
+		if ev.Type == TokenColMetadata && ev.Columns == nil {
+			noMeta = true
+		}
+		return nil
+	})
+	for i, msg := range [][]byte{first, second} {
+		if err := w.Feed(msg[:2]); err != nil {
+			t.Fatal(err)
+		}
+		if w.AtBoundary() {
+			t.Fatalf("message %d: AtBoundary inside COLMETADATA", i)
+		}
+		if err := w.Feed(msg[2:]); err != nil {
+			t.Fatalf("message %d: %v", i, err)
+		}
+		if !w.AtBoundary() || w.End() != nil {
+			t.Fatalf("message %d: not at a boundary after DONE", i)
+		}
+	}
+	if !noMeta || w.Rows() != 2 || len(w.Columns()) != 1 {
+		t.Fatalf("noMeta=%v rows=%d columns=%d", noMeta, w.Rows(), len(w.Columns()))
+	}
+}

@@ -45,7 +45,12 @@ func goDSN(r runSpec, addr string, readonly bool) string {
 	q := url.Values{}
 	q.Set("database", r.tg.Database)
 	q.Set("encrypt", goEncrypt[r.sc.mode])
-	q.Set("TrustServerCertificate", "true")
+	if r.sc.mode == ModeStrict && r.tg.CAFile != "" {
+		// In strict mode go-mssqldb always verifies the certificate.
+		q.Set("certificate", r.tg.CAFile)
+	} else {
+		q.Set("TrustServerCertificate", "true")
+	}
 	q.Set("dial timeout", "10")
 	q.Set("connection timeout", "60")
 	if readonly {

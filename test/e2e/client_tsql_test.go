@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"fmt"
@@ -69,9 +68,9 @@ func (c *tsqlClient) runTSQL(ctx context.Context, r runSpec, addr string, readon
 	host, port, _ := net.SplitHostPort(addr)
 	var script strings.Builder
 	for i, s := range steps {
-		fmt.Fprintf(&script, "SELECT 'mark:%d'\ngo\n%s\ngo\n", i, s)
+		fmt.Fprintf(&script, "SELECT 'mark:%d' AS %s\ngo\n%s\ngo\n", i, tsqlMarkerCol, s)
 	}
-	fmt.Fprintf(&script, "SELECT 'mark:%d'\ngo\nexit\n", len(steps))
+	fmt.Fprintf(&script, "SELECT 'mark:%d' AS %s\ngo\nexit\n", len(steps), tsqlMarkerCol)
 
 	// The password is passed with -P: tsql has no other non-interactive way.
 	cmd := exec.CommandContext(ctx, "stdbuf", "-oL", "-eL", "tsql",
@@ -109,42 +108,39 @@ func (c *tsqlClient) runTSQL(ctx context.Context, r runSpec, addr string, readon
 	return res, nil
 }
 
-var (
-	tsqlFooterRE = regexp.MustCompile(`^\(\d+ rows? affected\)$`)
-	tsqlMsgRE    = regexp.MustCompile(`^Msg (\d+)(?: \(severity (\d+), state (\d+)\))?`)
-)
+var tsqlMsgRE = regexp.MustCompile(`^Msg (\d+)(?: \(severity (\d+), state (\d+)\))?`)
+
+// tsqlMarkerCol names the marker result sets' column. With -o q tsql prints
+// no prompts and no "(n rows affected)" footers: a result set is its header
+// line and its rows, so the marker's header line closes the step before it.
+const tsqlMarkerCol = "tdsproxy_e2e_marker"
 
 // parseTSQL splits tsql's output at the marker rows and reads each step's
-// first result set and its error messages.
+// result set (header and rows) and its error messages.
 func parseTSQL(out string, nsteps int) ([]tsqlStep, error) {
 	steps := make([]tsqlStep, nsteps)
 	cur := -1 // the step being read; -1 before the first marker
-	inMarker := false
 	var msg *ErrInfo // the error whose text lines follow
-	sc := bufio.NewScanner(strings.NewReader(out))
-	sc.Buffer(make([]byte, 1<<20), 16<<20)
 	seenLast := false
-	for sc.Scan() {
-		line := strings.TrimRight(sc.Text(), "\r")
-		if strings.HasPrefix(line, "mark:") {
-			var n int
-			if _, err := fmt.Sscanf(line, "mark:%d", &n); err == nil {
-				cur, inMarker, msg = n, true, nil
-				if n == nsteps {
-					seenLast = true
-				}
-				continue
-			}
+	for _, line := range strings.Split(out, "\n") {
+		line = strings.TrimRight(line, "\r")
+		if line == tsqlMarkerCol {
+			continue
+		}
+		var n int
+		if _, err := fmt.Sscanf(line, "mark:%d", &n); err == nil && line == fmt.Sprintf("mark:%d", n) {
+			cur, msg = n, nil
+			seenLast = seenLast || n == nsteps
+			continue
 		}
 		if cur < 0 || cur >= nsteps {
 			continue
 		}
 		st := &steps[cur]
 		if m := tsqlMsgRE.FindStringSubmatch(line); m != nil {
-			msg = &ErrInfo{Message: line, Class: "tsql"}
 			var num int64
 			fmt.Sscanf(m[1], "%d", &num)
-			msg.Number = num
+			msg = &ErrInfo{Number: num, Message: line, Class: "tsql"}
 			st.errors = append(st.errors, msg)
 			continue
 		}
@@ -153,15 +149,6 @@ func parseTSQL(out string, nsteps int) ([]tsqlStep, error) {
 			continue
 		}
 		msg = nil
-		if tsqlFooterRE.MatchString(strings.TrimSpace(line)) {
-			if inMarker {
-				inMarker = false
-			}
-			continue
-		}
-		if inMarker { // the marker's empty column header
-			continue
-		}
 		if st.header == nil {
 			st.header = strings.Split(line, "\t")
 			continue

@@ -190,7 +190,10 @@ func odbcDriverPath() string {
 func (c *pyClient) NotApplicable(sc scenario) string {
 	switch {
 	case sc.mode == ModeStrict && c.name == "pytds":
-		return "python-tds 1.11 has no TDS 8 (strict) support"
+		return "python-tds has no TDS 8 (strict) support"
+	case c.name == "pymssql" && sc.driver == "cancel":
+		return "pymssql cannot cancel a running query: on its query timeout FreeTDS DB-Library marks the connection dead " +
+			"without sending Attention (\"DBPROCESS is dead\"), and _mssql cancel() only discards pending results"
 	case sc.mode == ModeStrict:
 		return "FreeTDS 1.3 (under " + c.name + ") has no TDS 8 (strict) support"
 	case c.name == "pymssql" && sc.driver == "readonly":

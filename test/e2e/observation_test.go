@@ -202,17 +202,29 @@ var freeTDSFraction = regexp.MustCompile(`(\d\d:\d\d:\d\d):(\d+)`)
 // asTime parses a client's date/time text. The wall-clock reading is what
 // counts: a zone suffix (JS reports UTC with "Z") is dropped.
 func asTime(v any) (time.Time, bool) {
+	t, _, ok := asTimePrec(v)
+	return t, ok
+}
+
+// asTimePrec is asTime that also says to what the client printed the value:
+// time.Minute for forms without seconds (tsql's default "Feb 29 2024
+// 01:45PM"), else 0 (full precision).
+func asTimePrec(v any) (time.Time, time.Duration, bool) {
 	s, ok := asString(v)
 	if !ok {
-		return time.Time{}, false
+		return time.Time{}, 0, false
 	}
 	s = freeTDSFraction.ReplaceAllString(strings.TrimSpace(s), "$1.$2")
 	for _, l := range timeLayouts {
 		if t, err := time.Parse(l, s); err == nil {
-			return time.Date(t.Year(), t.Month(), t.Day(), t.Hour(), t.Minute(), t.Second(), t.Nanosecond(), time.UTC), true
+			var prec time.Duration
+			if !strings.Contains(l, ":05") && strings.Contains(l, ":04") {
+				prec = time.Minute
+			}
+			return time.Date(t.Year(), t.Month(), t.Day(), t.Hour(), t.Minute(), t.Second(), t.Nanosecond(), time.UTC), prec, true
 		}
 	}
-	return time.Time{}, false
+	return time.Time{}, 0, false
 }
 
 // asHex normalizes binary shown as hex ("0x" prefix and case ignored).

@@ -94,6 +94,11 @@ func Start(cfg Config) (*Cluster, error) {
 	return c, nil
 }
 
+// CertificatePEM returns the servers' TLS certificate in PEM form (nil when
+// Encryption is EncryptNotSup), for clients that verify it: TDS 8 strict
+// clients always do (go-mssqldb: certificate=<file>).
+func (c *Cluster) CertificatePEM() []byte { return certificatePEM(c.hs.config.TLS) }
+
 // Primary returns the current primary.
 func (c *Cluster) Primary() *Server {
 	c.roleMu.Lock()

@@ -1,6 +1,7 @@
 package mssqlsim
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"fmt"
@@ -116,7 +117,8 @@ func (c *conn) handshake(ctx context.Context) bool {
 	_ = c.nc.SetDeadline(time.Time{})
 	c.stream = res.Conn
 	c.login = res.Login
-	c.pr = tds.NewPacketReader(c.stream, tds.DefaultPacketSize)
+	// Buffered: a packet header and payload usually arrive in one read.
+	c.pr = tds.NewPacketReader(bufio.NewReaderSize(c.stream, 8192), tds.DefaultPacketSize)
 	c.pw = tds.NewPacketWriter(c.stream, tds.DefaultPacketSize)
 	c.pw.SetSPID(c.spid)
 	c.tdsVersion = replyVersion(res.Login.TDSVersion, res.Mode == tds.ModeStrict)
@@ -205,6 +207,12 @@ func (r *request) release() {
 // readLoop reads request messages. An Attention cancels the running request
 // at once and is then queued so the processor acknowledges it in order.
 func (c *conn) readLoop(ctx context.Context, reqs chan<- request) {
+	defer func() {
+		if r := recover(); r != nil {
+			c.log.Error("panic reading requests; closing the connection", zap.Any("panic", r), zap.ByteString("stack", debug.Stack()))
+			c.kill()
+		}
+	}()
 	for {
 		m, err := c.pr.ReadMessage(maxRequestSize)
 		if err != nil {

@@ -2,6 +2,7 @@ package mssqlsim
 
 import (
 	"fmt"
+	"runtime/debug"
 	"sync"
 	"time"
 
@@ -96,8 +97,8 @@ func (c *Cluster) applier(s *Server) {
 			if wait <= 0 {
 				s.repl.busy.Lock()
 				// Re-check: Failover may have drained the queue meanwhile.
-				if cur, ok := s.repl.head(); ok && cur.LSN == tx.LSN && cur.CommitTime.Equal(tx.CommitTime) {
-					if err := s.db.Apply(tx); err != nil {
+				if cur, ok := s.repl.head(); ok && cur.LSN == tx.LSN {
+					if err := c.apply(s, tx); err != nil {
 						// A replica that cannot apply stays behind; the error
 						// is logged, the transaction dropped so replication
 						// goes on (test infrastructure, not a database).
@@ -122,6 +123,16 @@ func (c *Cluster) applier(s *Server) {
 		}
 		timer.Stop()
 	}
+}
+
+// apply applies one transaction on s; a panic in the engine is an error.
+func (c *Cluster) apply(s *Server, tx sqlengine.CommittedTx) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("panic applying LSN %d: %v\n%s", tx.LSN, r, debug.Stack())
+		}
+	}()
+	return s.db.Apply(tx)
 }
 
 // updateHealth tells s's database its role's health for the catalog views:

@@ -8,6 +8,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/tdsproxy/tdsproxy/tds"
+	"github.com/tdsproxy/tdsproxy/test/mssqlsim/sqlengine"
 )
 
 // handle runs one request and writes its whole response. A returned error
@@ -152,7 +153,14 @@ func (c *conn) execRPC(rctx context.Context, r *responder, data []byte) error {
 	}
 	for i := range rpc.Calls {
 		r.inProc, r.sawError = true, false
-		err := c.sess.ExecRPC(rctx, &rpc.Calls[i], r)
+		call := &rpc.Calls[i]
+		params, perr := rpcParams(call)
+		var err error
+		if perr != nil {
+			err = c.protocolError(r, "remote procedure call (RPC)", perr)
+		} else {
+			err = c.sess.ExecRPC(rctx, call.ProcNameOrID(), params, r)
+		}
 		if err := c.execErr(rctx, r, err); err != nil {
 			return err
 		}
@@ -172,6 +180,18 @@ func (c *conn) execRPC(rctx context.Context, r *responder, data []byte) error {
 		return r.finishBatch(false)
 	}
 	return nil
+}
+
+// rpcParams converts an RPC call's parameters for the engine.
+func rpcParams(call *tds.RPCCall) ([]sqlengine.Param, error) {
+	out := make([]sqlengine.Param, len(call.Params))
+	for i, p := range call.Params {
+		if p.DecodeErr != nil {
+			return nil, fmt.Errorf("%s parameter %d (%s): %w", call.ProcNameOrID(), i+1, p.Name, p.DecodeErr)
+		}
+		out[i] = sqlengine.Param{Name: p.Name, Type: p.Type, Value: p.Value, Output: p.Status&1 != 0}
+	}
+	return out, nil
 }
 
 // resetSession honours RESETCONNECTION: the session returns to its state

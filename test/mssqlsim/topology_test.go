@@ -49,7 +49,7 @@ func TestReplicaReadOnly(t *testing.T) {
 	if _, err := openDB(t, c.Primary(), nil).ExecContext(ctx, "CREATE TABLE dbo.ro_t (id int)"); err != nil {
 		t.Fatal(err)
 	}
-	rdb := openDB(t, c.Replicas()[0], map[string]string{"ApplicationIntent": "ReadOnly"})
+	rdb := openDB(t, c.Replicas()[0], map[string]string{"ApplicationIntent": "ReadOnly", "database": "master"})
 	waitFor(t, 5*time.Second, "the table to reach the replica", func() bool {
 		var n int
 		return rdb.QueryRowContext(ctx, "SELECT COUNT(*) FROM dbo.ro_t").Scan(&n) == nil
@@ -69,7 +69,7 @@ func TestReplicaLag(t *testing.T) {
 	c := startCluster(t, Config{Replicas: 1, ReplicaLag: lag})
 	ctx := testCtx(t)
 	pdb := openDB(t, c.Primary(), nil)
-	rdb := openDB(t, c.Replicas()[0], map[string]string{"ApplicationIntent": "ReadOnly"})
+	rdb := openDB(t, c.Replicas()[0], map[string]string{"ApplicationIntent": "ReadOnly", "database": "master"})
 	if _, err := pdb.ExecContext(ctx, "CREATE TABLE dbo.lag_t (id int)"); err != nil {
 		t.Fatal(err)
 	}

@@ -376,3 +376,65 @@ func TestMalformedInput(t *testing.T) {
 		t.Errorf("server after malformed input answers %s", got)
 	}
 }
+
+// nvarchar is the TYPE_INFO of an nvarchar(4000) parameter.
+var nvarchar = tds.TypeInfo{Type: tds.TypeNVarChar, Size: 8000, Collation: tds.DefaultCollation}
+
+// TestMultipleRPCs sends two sp_executesql calls (by ProcID) and a call by
+// name in one RPC message: each ends with DONEPROC, all but the last with
+// DONE_MORE|DONE_RPCINBATCH, as SQL Server answers them.
+func TestMultipleRPCs(t *testing.T) {
+	t.Parallel()
+	c := startCluster(t, Config{})
+	cl, _ := dialRaw(t, c.Primary(), testLogin(tds.VerTDS74))
+	intN := tds.TypeInfo{Type: tds.TypeIntN, Size: 4}
+	req := &tds.RPCRequest{HasHeaders: true, Headers: tds.AutocommitHeaders(), Calls: []tds.RPCCall{
+		{ProcID: tds.ProcSpExecuteSQL, BatchFlag: tds.RPCBatchFlag, Params: []tds.Param{
+			{Type: nvarchar, Value: "SELECT @a + 1 AS x"},
+			{Type: nvarchar, Value: "@a int"},
+			{Name: "@a", Type: intN, Value: int64(41)},
+		}},
+		{ProcID: tds.ProcSpExecuteSQL, BatchFlag: tds.RPCBatchFlag, Params: []tds.Param{
+			{Type: nvarchar, Value: "SELECT * FROM dbo.missing_table"},
+		}},
+		{ProcName: "sp_executesql", Params: []tds.Param{
+			{Type: nvarchar, Value: "SET @o = 7"},
+			{Type: nvarchar, Value: "@o int OUTPUT"},
+			{Name: "@o", Status: tds.ReturnValueOutput, Type: intN, Value: nil},
+		}},
+	}}
+	data, err := req.Append(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cl.send(tds.PacketRPC, 0, data)
+	toks := cl.read()
+	var procs []tds.Done
+	var row []any
+	var rv *tds.ReturnValue
+	for i, tk := range toks {
+		switch tk.Type {
+		case tds.TokenDoneProc:
+			procs = append(procs, tk.Done)
+		case tds.TokenRow:
+			row = tk.Row
+		case tds.TokenReturnValue:
+			rv = &toks[i].ReturnValue
+		case tds.TokenDone:
+			t.Errorf("DONE in an RPC response: %s", summary(toks))
+		}
+	}
+	if len(procs) != 3 {
+		t.Fatalf("got %d DONEPROC, want 3: %s", len(procs), summary(toks))
+	}
+	inBatch := tds.DoneMore | tds.DoneRPCInBatch
+	if procs[0].Status != inBatch || procs[1].Status&inBatch != inBatch || procs[1].Status&tds.DoneError == 0 || procs[2].Status&(tds.DoneMore|tds.DoneRPCInBatch) != 0 {
+		t.Errorf("DONEPROC statuses = %s, %s, %s; response %s", procs[0].Status, procs[1].Status, procs[2].Status, summary(toks))
+	}
+	if len(row) != 1 || row[0] != int64(42) {
+		t.Errorf("first call's row = %v, want [42]", row)
+	}
+	if rv == nil || rv.Value != int64(7) || rv.Name != "@o" {
+		t.Errorf("RETURNVALUE = %+v, want @o = 7", rv)
+	}
+}

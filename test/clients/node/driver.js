@@ -32,10 +32,17 @@ function encryptOption() {
 }
 
 function baseOptions(readOnly) {
+  const encrypt = encryptOption();
+  const extra = {};
+  if (encrypt === 'strict' && env.TDS_CAFILE) {
+    // In strict mode tedious always verifies the certificate.
+    extra.cryptoCredentialsDetails = { ca: require('fs').readFileSync(env.TDS_CAFILE) };
+  }
   return {
+    ...extra,
     port: Number(env.TDS_PORT || 1433),
     database: env.TDS_DATABASE || 'demo',
-    encrypt: encryptOption(),
+    encrypt,
     trustServerCertificate: true,
     readOnlyIntent: !!readOnly,
     connectTimeout: 10000,

@@ -12,7 +12,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"modernc.org/sqlite"
 )
 
 // DB is one simulated SQL Server instance: a set of databases, each one
@@ -226,8 +225,12 @@ func (db *DB) isSchemaQualified(parts []string) bool {
 
 // openConn opens one SQLite connection to a file.
 func openConn(path string) (driver.Conn, error) {
-	dsn := "file:" + path + "?_pragma=busy_timeout(10000)&_pragma=synchronous(OFF)&_pragma=foreign_keys(0)&_txlock=deferred"
-	c, err := (&sqlite.Driver{}).Open(dsn)
+	dsn := "file:" + path + "?_pragma=busy_timeout(10000)&_pragma=synchronous(OFF)&_pragma=foreign_keys(0)&_txlock=deferred&_dqs=0"
+	drv, err := sqliteDriver()
+	if err != nil {
+		return nil, fmt.Errorf("sqlengine: %w", err)
+	}
+	c, err := drv.Open(dsn)
 	if err != nil {
 		return nil, fmt.Errorf("sqlengine: opening %s: %w", path, err)
 	}

@@ -247,7 +247,7 @@ func (ex *execCtx) columnDef(def []token, ref tableRef) (string, bool, int64, er
 		}
 		return name + " INTEGER PRIMARY KEY AUTOINCREMENT", true, seed, nil
 	}
-	b.WriteString(name + " " + typ.decl())
+	b.WriteString(name + " " + typ.sqliteDecl())
 	if pk {
 		b.WriteString(" PRIMARY KEY")
 	}

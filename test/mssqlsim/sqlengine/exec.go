@@ -346,7 +346,7 @@ func (s *Session) toServerError(err error) (tds.ServerError, bool) {
 		se.Number, se.Message = ErrInvalidObject, fmt.Sprintf("Invalid object name '%s'.", displayName(reNoTable.FindStringSubmatch(msg)[1]))
 		return se, true
 	case reNoColumn.MatchString(msg):
-		se.Number, se.Message = ErrInvalidColumn, fmt.Sprintf("Invalid column name '%s'.", lastPart(reNoColumn.FindStringSubmatch(msg)[1]))
+		se.Number, se.Message = ErrInvalidColumn, fmt.Sprintf("Invalid column name '%s'.", strings.Trim(lastPart(reNoColumn.FindStringSubmatch(msg)[1]), `"`))
 		return se, true
 	case reUnique.MatchString(msg):
 		tbl := displayName(strings.SplitN(reUnique.FindStringSubmatch(msg)[1], ".", 3)[0])

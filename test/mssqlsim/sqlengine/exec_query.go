@@ -128,6 +128,10 @@ func (s *Session) buildTranslation(toks []token) (*translation, error) {
 			break
 		}
 	}
+	if sel >= 0 {
+		toks = rewriteAliasEquals(toks, sel)
+	}
+	tr.toks = toks
 	// pre-scan tables so column types resolve (FROM comes after the list)
 	pre := newTranslator(s, toks)
 	if err := pre.translateRange(0, len(toks)); err != nil {

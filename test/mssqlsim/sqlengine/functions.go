@@ -83,6 +83,12 @@ func registerFunctions() error {
 	}); err != nil {
 		return err
 	}
+	if err := sqlite.RegisterScalarFunction("tsql_now", 1, func(_ *sqlite.FunctionContext, a []driver.Value) (driver.Value, error) {
+		kind, _ := a[0].(string)
+		return (&Session{}).special(kind), nil
+	}); err != nil {
+		return err
+	}
 	return sqlite.RegisterScalarFunction("tsql_prop", 4, fnProp)
 }
 

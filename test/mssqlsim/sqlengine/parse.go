@@ -371,9 +371,6 @@ func (p *parser) collect(kind stmtKind) []token {
 	first := true
 	for p.i < len(p.toks) {
 		t := p.toks[p.i]
-		if kind == skIf && first {
-			// the condition begins right after IF (already consumed)
-		}
 		if t.kind == tkOp {
 			switch t.text {
 			case "(":
@@ -403,7 +400,7 @@ func (p *parser) collect(kind stmtKind) []token {
 				first = false
 				continue
 			}
-			if !first && !takeRest && starters[t.up] && !p.continues(kind, t, &seenSet, &seenSelect, &seenValues, &cte) {
+			if !first && !takeRest && caseDepth == 0 && starters[t.up] && !p.continues(kind, t, &seenSet, &seenSelect, &seenValues, &cte) {
 				return p.toks[start:p.i]
 			}
 			if first {

@@ -101,7 +101,11 @@ type colCacheEntry struct {
 // error is a login failure (*LoginError carries the SQL Server number,
 // e.g. 4060 for an unknown database).
 func (db *DB) NewSession(login, database string, spid uint16) (*Session, error) {
-	if len(db.opts.Logins) > 0 {
+	return db.newSession(login, database, spid, true)
+}
+
+func (db *DB) newSession(login, database string, spid uint16, hooks bool) (*Session, error) {
+	if hooks && len(db.opts.Logins) > 0 {
 		ok := false
 		for _, l := range db.opts.Logins {
 			if strings.EqualFold(l, login) {
@@ -133,7 +137,9 @@ func (db *DB) NewSession(login, database string, spid uint16) (*Session, error) 
 	for _, a := range db.databaseList() {
 		s.attached[a.schema] = true
 	}
-	s.installHooks()
+	if hooks {
+		s.installHooks()
+	}
 	if err := db.register(s); err != nil {
 		c.Close()
 		return nil, err

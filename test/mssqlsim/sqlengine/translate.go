@@ -60,6 +60,7 @@ type translator struct {
 	specl  []string
 	tables []tableRef
 	ctes   map[string]bool
+	ddl    bool // DEFAULT/CHECK expressions: no parameters allowed
 }
 
 func newTranslator(s *Session, toks []token) *translator {
@@ -103,6 +104,11 @@ func (tr *translator) useVar(name string) {
 }
 
 func (tr *translator) useSpecial(name string) {
+	if tr.ddl {
+		// DEFAULT/CHECK expressions cannot use parameters: call tsql_now.
+		tr.b.WriteString("tsql_now(" + quoteString(name) + ")")
+		return
+	}
 	if tr.specs == nil {
 		tr.specs = map[string]bool{}
 	}
@@ -253,6 +259,13 @@ func (tr *translator) translateRange(lo, hi int) error {
 				if j < 0 || j > hi {
 					return &syntaxError{near: "("}
 				}
+				if next, ok, err := tr.valuesTable(i, j, hi); ok || err != nil {
+					if err != nil {
+						return err
+					}
+					i = next - 1
+					continue
+				}
 				tr.b.WriteByte('(')
 				if err := tr.translateRange(i+1, j); err != nil {
 					return err
@@ -346,8 +359,16 @@ func (tr *translator) translateRange(lo, hi int) error {
 					continue
 				}
 			}
-			if keywords[t.up] && !(tableContext(toks, i, inFrom) && !notAlias[t.up]) {
-				tr.b.WriteString(t.text)
+			if t.up == "OFFSET" {
+				next, err := tr.offsetFetch(i, hi)
+				if err != nil {
+					return err
+				}
+				i = next - 1
+				continue
+			}
+			if keywords[t.up] {
+				tr.b.WriteString(t.up)
 				continue
 			}
 		}
@@ -357,7 +378,7 @@ func (tr *translator) translateRange(lo, hi int) error {
 			tr.b.WriteString(t.text)
 			continue
 		}
-		if next < hi && toks[next].isOp("(") {
+		if next < hi && toks[next].isOp("(") && !tableContext(toks, i, inFrom) {
 			// schema-qualified function call: dbo.fn(...) and sys.fn_...(...)
 			nx, handled, err := tr.qualifiedFunction(parts, next, hi)
 			if err != nil {
@@ -421,6 +442,87 @@ func trimSpace(b *strings.Builder) {
 	s := strings.TrimRight(b.String(), " ")
 	b.Reset()
 	b.WriteString(s)
+}
+
+// valuesTable rewrites a table value constructor with a column alias list,
+// "(VALUES (1),(2)) a(x)", which SQLite lacks, as
+// "(SELECT column1 AS x FROM (VALUES (1),(2))) AS a".
+func (tr *translator) valuesTable(open, close, hi int) (int, bool, error) {
+	toks := tr.toks
+	if open+1 >= close || !toks[open+1].is("VALUES") {
+		return 0, false, nil
+	}
+	k := close + 1
+	if k < hi && toks[k].is("AS") {
+		k++
+	}
+	if k+1 >= hi || !toks[k].isIdent() || !toks[k+1].isOp("(") {
+		return 0, false, nil
+	}
+	alias := toks[k].val
+	end := matching(toks, k+1)
+	if end < 0 || end >= hi {
+		return 0, false, &syntaxError{near: alias}
+	}
+	var cols []string
+	for n, a := range splitArgs(toks, k+2, end) {
+		if a[1]-a[0] != 1 || !toks[a[0]].isIdent() {
+			return 0, false, &syntaxError{near: alias}
+		}
+		cols = append(cols, fmt.Sprintf("column%d AS %s", n+1, quoteIdent(toks[a[0]].val)))
+	}
+	tr.b.WriteString("(SELECT " + strings.Join(cols, ", ") + " FROM (")
+	if err := tr.translateRange(open+1, close); err != nil {
+		return 0, false, err
+	}
+	tr.b.WriteString(")) AS " + quoteIdent(alias))
+	return end + 1, true, nil
+}
+
+// offsetFetch translates OFFSET x ROWS [FETCH NEXT y ROWS ONLY] to
+// LIMIT y OFFSET x.
+func (tr *translator) offsetFetch(i, hi int) (int, error) {
+	toks := tr.toks
+	end := i + 1
+	for end < hi && !toks[end].is("ROWS") && !toks[end].is("ROW") {
+		end++
+	}
+	if end >= hi {
+		return 0, &syntaxError{near: "OFFSET"}
+	}
+	off := &translator{s: tr.s, toks: toks}
+	if err := off.translateRange(i+1, end); err != nil {
+		return 0, err
+	}
+	limit := "-1"
+	next := end + 1
+	if next < hi && toks[next].is("FETCH") {
+		k := next + 2 // FETCH NEXT|FIRST
+		e := k
+		for e < hi && !toks[e].is("ROWS") && !toks[e].is("ROW") {
+			e++
+		}
+		if e >= hi {
+			return 0, &syntaxError{near: "FETCH"}
+		}
+		lim := &translator{s: tr.s, toks: toks}
+		if err := lim.translateRange(k, e); err != nil {
+			return 0, err
+		}
+		limit = lim.b.String()
+		for _, v := range lim.varl {
+			tr.useVar(v)
+		}
+		next = e + 1
+		if next < hi && toks[next].is("ONLY") {
+			next++
+		}
+	}
+	for _, v := range off.varl {
+		tr.useVar(v)
+	}
+	tr.b.WriteString("LIMIT " + limit + " OFFSET " + off.b.String())
+	return next, nil
 }
 
 // topClause parses TOP n / TOP (expr) [PERCENT] [WITH TIES] at k.

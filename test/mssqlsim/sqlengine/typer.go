@@ -24,8 +24,8 @@ var funcTypes = map[string]sqlType{
 	"DB_NAME": typSysname, "SUSER_SNAME": typSysname, "SUSER_NAME": typSysname, "USER_NAME": typSysname,
 	"ORIGINAL_LOGIN": typSysname, "HOST_NAME": typSysname, "APP_NAME": typSysname, "SCHEMA_NAME": typSysname,
 	"DB_ID": {name: "smallint"}, "OBJECT_ID": typInt, "SCOPE_IDENTITY": {name: "numeric", prec: 38},
-	"IDENT_CURRENT": {name: "numeric", prec: 38}, "SERVERPROPERTY": typSysname,
-	"DATABASEPROPERTYEX": typSysname, "DATEDIFF": typInt, "DATEDIFF_BIG": typBigint, "DATEPART": typInt,
+	"IDENT_CURRENT": {name: "numeric", prec: 38}, "SERVERPROPERTY": typVariant,
+	"DATABASEPROPERTYEX": typVariant, "DATEDIFF": typInt, "DATEDIFF_BIG": typBigint, "DATEPART": typInt,
 	"YEAR": typInt, "MONTH": typInt, "DAY": typInt, "ISNUMERIC": typInt, "ERROR_MESSAGE": {name: "nvarchar", size: 4000},
 	"ERROR_NUMBER": typInt, "ERROR_SEVERITY": typInt, "ERROR_STATE": typInt, "ERROR_LINE": typInt,
 	"XACT_STATE": {name: "smallint"}, "DATENAME": {name: "nvarchar", size: 30}, "UNICODE": typInt,
@@ -86,6 +86,10 @@ func (tr *translator) typeOf(lo, hi int) (sqlType, bool) {
 		start := lo
 		bounds := append(ops, hi)
 		for n, end := range bounds {
+			if end-start == 1 && toks[start].is("NULL") {
+				start = end + 1
+				continue // NULL takes the other operand's type
+			}
 			t, ok := tr.typeOf(start, end)
 			if !ok {
 				return sqlType{}, false
@@ -346,34 +350,7 @@ func (tr *translator) columnType(parts []string) (sqlType, bool) {
 // starts at toks[lo] (the SELECT keyword).
 func (tr *translator) selectItems(lo, hi int) (items []selItem, assign []string, star bool) {
 	toks := tr.toks
-	k := lo + 1
-	if k < hi && (toks[k].is("DISTINCT") || toks[k].is("ALL")) {
-		k++
-	}
-	if k < hi && toks[k].is("TOP") {
-		k++
-		if k < hi && toks[k].isOp("(") {
-			k = matching(toks, k) + 1
-		} else {
-			k++
-		}
-		if k+1 < hi && toks[k].is("WITH") && toks[k+1].is("TIES") {
-			k += 2
-		}
-	}
-	end := k
-	depth := 0
-	for end < hi {
-		t := toks[end]
-		if t.isOp("(") {
-			depth++
-		} else if t.isOp(")") {
-			depth--
-		} else if depth == 0 && t.kind == tkWord && (t.up == "FROM" || t.up == "INTO" || t.up == "WHERE" || t.up == "GROUP" || t.up == "ORDER" || t.up == "UNION" || t.up == "EXCEPT" || t.up == "INTERSECT" || t.up == "HAVING" || t.up == "OPTION" || t.up == "FOR") {
-			break
-		}
-		end++
-	}
+	k, end := selectList(toks, lo, hi)
 	for _, a := range splitArgs(toks, k, end) {
 		b, e := a[0], a[1]
 		if b >= e {
@@ -418,4 +395,65 @@ func (tr *translator) selectItems(lo, hi int) (items []selItem, assign []string,
 		items = append(items, it)
 	}
 	return items, assign, star
+}
+
+// selectList returns the token range of the select list of the SELECT at
+// toks[lo].
+func selectList(toks []token, lo, hi int) (int, int) {
+	k := lo + 1
+	if k < hi && (toks[k].is("DISTINCT") || toks[k].is("ALL")) {
+		k++
+	}
+	if k < hi && toks[k].is("TOP") {
+		k++
+		if k < hi && toks[k].isOp("(") {
+			k = matching(toks, k) + 1
+		} else {
+			k++
+		}
+		if k+1 < hi && toks[k].is("WITH") && toks[k+1].is("TIES") {
+			k += 2
+		}
+	}
+	end := k
+	depth := 0
+	for end < hi {
+		t := toks[end]
+		if t.isOp("(") {
+			depth++
+		} else if t.isOp(")") {
+			depth--
+		} else if depth == 0 && t.kind == tkWord && (t.up == "FROM" || t.up == "INTO" || t.up == "WHERE" || t.up == "GROUP" || t.up == "ORDER" || t.up == "UNION" || t.up == "EXCEPT" || t.up == "INTERSECT" || t.up == "HAVING" || t.up == "OPTION" || t.up == "FOR") {
+			break
+		}
+		end++
+	}
+	return k, end
+}
+
+// rewriteAliasEquals turns "SELECT alias = expr" items into "expr AS alias"
+// (SQLite has no such form); "@var = expr" stays (assignment).
+func rewriteAliasEquals(toks []token, sel int) []token {
+	k, end := selectList(toks, sel, len(toks))
+	var out []token
+	changed := false
+	for n, a := range splitArgs(toks, k, end) {
+		b, e := a[0], a[1]
+		if n > 0 {
+			out = append(out, token{kind: tkOp, text: ","})
+		}
+		if e-b >= 3 && toks[b+1].isOp("=") && toks[b].isIdent() {
+			out = append(out, toks[b+2:e]...)
+			out = append(out, token{kind: tkWord, text: "AS", up: "AS"}, toks[b])
+			changed = true
+			continue
+		}
+		out = append(out, toks[b:e]...)
+	}
+	if !changed {
+		return toks
+	}
+	res := append([]token{}, toks[:k]...)
+	res = append(res, out...)
+	return append(res, toks[end:]...)
 }

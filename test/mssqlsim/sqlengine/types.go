@@ -33,6 +33,7 @@ var (
 	typSysname   = sqlType{name: "nvarchar", size: 128}
 	typNVarMax   = sqlType{name: "nvarchar", size: maxSize}
 	typVarbinMax = sqlType{name: "varbinary", size: maxSize}
+	typVariant   = sqlType{name: "sql_variant"}
 )
 
 // typeAliases maps synonyms to canonical names.
@@ -40,7 +41,7 @@ var typeAliases = map[string]string{
 	"integer": "int", "dec": "decimal", "double": "float", "character": "char",
 	"national": "nchar", "sysname": "sysname", "rowversion": "binary", "timestamp": "binary",
 	"text": "varchar", "ntext": "nvarchar", "image": "varbinary", "xml": "nvarchar",
-	"sql_variant": "nvarchar", "hierarchyid": "varbinary", "geography": "varbinary", "geometry": "varbinary",
+	"hierarchyid": "varbinary", "geography": "varbinary", "geometry": "varbinary",
 }
 
 // knownTypes lists the base names the engine understands.
@@ -49,7 +50,7 @@ var knownTypes = map[string]bool{
 	"decimal": true, "numeric": true, "float": true, "real": true, "money": true, "smallmoney": true,
 	"char": true, "varchar": true, "nchar": true, "nvarchar": true, "binary": true, "varbinary": true,
 	"datetime": true, "smalldatetime": true, "datetime2": true, "date": true, "time": true,
-	"datetimeoffset": true, "uniqueidentifier": true,
+	"datetimeoffset": true, "uniqueidentifier": true, "sql_variant": true,
 }
 
 // makeType builds a type from its name and up to two numeric arguments
@@ -58,7 +59,7 @@ func makeType(name string, args []int, max bool) (sqlType, error) {
 	n := strings.ToLower(name)
 	if a, ok := typeAliases[n]; ok {
 		switch n {
-		case "text", "ntext", "image", "xml", "sql_variant":
+		case "text", "ntext", "image", "xml":
 			max = true
 		case "sysname":
 			return typSysname, nil
@@ -148,6 +149,10 @@ func parseTypeName(s string) (sqlType, bool) {
 			if err != nil {
 				return sqlType{}, false
 			}
+			if v == -1 {
+				max = true // SQLite column types cannot say (max)
+				continue
+			}
 			args = append(args, v)
 		}
 	}
@@ -172,6 +177,12 @@ func (t sqlType) decl() string {
 		return fmt.Sprintf("%s(%d)", strings.ToUpper(t.name), t.scale)
 	}
 	return strings.ToUpper(t.name)
+}
+
+// sqliteDecl is decl as a SQLite column type, which allows only numbers
+// in parentheses: (max) becomes (-1).
+func (t sqlType) sqliteDecl() string {
+	return strings.Replace(t.decl(), "(MAX)", "(-1)", 1)
 }
 
 func (t sqlType) String() string { return strings.ToLower(t.decl()) }
@@ -283,6 +294,8 @@ func (t sqlType) typeInfo() tds.TypeInfo {
 		return tds.TypeInfo{Type: tds.TypeDateTimeOffsetN, Scale: t.scale}
 	case "uniqueidentifier":
 		return tds.TypeInfo{Type: tds.TypeGUID, Size: 16}
+	case "sql_variant":
+		return tds.TypeInfo{Type: tds.TypeVariant, Size: 8016}
 	}
 	return tds.TypeInfo{Type: tds.TypeNVarChar, Size: tds.PLPSize, Collation: tds.DefaultCollation}
 }
@@ -664,6 +677,17 @@ func wireValue(v any, t sqlType) (any, error) {
 		return nil, nil
 	}
 	switch t.name {
+	case "sql_variant":
+		switch x := v.(type) {
+		case int64:
+			if x >= math.MinInt32 && x <= math.MaxInt32 {
+				return tds.Variant{Type: tds.TypeInfo{Type: tds.TypeInt4, Size: 4}, Value: x}, nil
+			}
+			return x, nil
+		case string:
+			return tds.Variant{Type: tds.TypeInfo{Type: tds.TypeNVarChar, Size: 256, Collation: tds.DefaultCollation}, Value: x}, nil
+		}
+		return v, nil
 	case "tinyint", "smallint", "int", "bigint":
 		switch x := v.(type) {
 		case int64:

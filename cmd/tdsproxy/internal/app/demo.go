@@ -107,7 +107,7 @@ connect with TLS and must trust the proxy's generated self-signed certificate.`,
 			return exitCode(ExitUsage, err)
 		}
 		code := a.runProxy(cmd.Context(), log.Named("proxy"), cfg, nil, func(p, admin net.Addr) {
-			printDemoBanner(a.Stdout, sim, p, admin)
+			printDemoBanner(a.Stdout, sim, p, admin, o.backendEncrypt)
 		})
 		if code != 0 {
 			return exitCode(code, nil)
@@ -118,7 +118,11 @@ connect with TLS and must trust the proxy's generated self-signed certificate.`,
 }
 
 // printDemoBanner prints what runs where and how to connect.
-func printDemoBanner(w io.Writer, sim *mssqlsim.Cluster, proxyAddr, adminAddr net.Addr) {
+func printDemoBanner(w io.Writer, sim *mssqlsim.Cluster, proxyAddr, adminAddr net.Addr, backendEncrypt string) {
+	backendLeg := "TLS (encrypt=" + backendEncrypt + ") without certificate verification: the simulator is local and self-signed"
+	if backendEncrypt == string(proxy.BackendEncryptDisable) {
+		backendLeg = "no TLS: the simulator is local"
+	}
 	host, port, _ := net.SplitHostPort(proxyAddr.String())
 	var b strings.Builder
 	fmt.Fprintf(&b, "tdsproxy demo: the proxy listens on %s, in front of an embedded SQL Server simulator\n", proxyAddr)
@@ -136,17 +140,20 @@ func printDemoBanner(w io.Writer, sim *mssqlsim.Cluster, proxyAddr, adminAddr ne
 	u, pw := demoLogins[0].name, demoLogins[0].password
 	b.WriteString("\nConnect through the proxy (as " + u + "; swap in any login above).\n")
 	b.WriteString("The proxy uses a generated self-signed certificate, so clients must trust it.\n\n")
-	fmt.Fprintf(&b, "  go-mssqldb   sqlserver://%s:%s@%s:%s?encrypt=true&TrustServerCertificate=true\n", u, pw, host, port)
-	fmt.Fprintf(&b, "  sqlcmd       sqlcmd -S %s,%s -U %s -P '%s' -C\n", host, port, u, pw)
-	fmt.Fprintf(&b, "  FreeTDS tsql TDSVER=7.4 tsql -H %s -p %s -U %s -P '%s'\n", host, port, u, pw)
-	fmt.Fprintf(&b, "  tedious      { server: '%s', options: { port: %s, encrypt: true, trustServerCertificate: true },\n", host, port)
+	fmt.Fprintf(&b, "  go-mssqldb   sqlserver://%s:%s@%s:%s?database=demo&encrypt=true&TrustServerCertificate=true\n", u, pw, host, port)
+	fmt.Fprintf(&b, "  sqlcmd       sqlcmd -S %s,%s -d demo -U %s -P '%s' -C\n", host, port, u, pw)
+	fmt.Fprintf(&b, "  FreeTDS tsql TDSVER=7.4 tsql -H %s -p %s -U %s -P '%s' -D demo\n", host, port, u, pw)
+	fmt.Fprintf(&b, "  tedious      { server: '%s', options: { port: %s, database: 'demo', encrypt: true, trustServerCertificate: true },\n", host, port)
 	fmt.Fprintf(&b, "                 authentication: { type: 'default', options: { userName: '%s', password: '%s' } } }\n", u, pw)
-	fmt.Fprintf(&b, "  mssql (Node) Server=%s,%s;User Id=%s;Password=%s;Encrypt=true;TrustServerCertificate=true\n", host, port, u, pw)
-	fmt.Fprintf(&b, "  pyodbc       DRIVER={ODBC Driver 18 for SQL Server};SERVER=%s,%s;UID=%s;PWD=%s;Encrypt=yes;TrustServerCertificate=yes\n", host, port, u, pw)
-	fmt.Fprintf(&b, "               DRIVER={FreeTDS};SERVER=%s;PORT=%s;UID=%s;PWD=%s;TDS_Version=7.4\n", host, port, u, pw)
-	fmt.Fprintf(&b, "  SSMS / Azure Data Studio: server %s,%s; SQL Server Authentication; login %s; password %s;\n", host, port, u, pw)
+	fmt.Fprintf(&b, "  mssql (Node) Server=%s,%s;Database=demo;User Id=%s;Password=%s;Encrypt=true;TrustServerCertificate=true\n", host, port, u, pw)
+	fmt.Fprintf(&b, "  pyodbc       DRIVER={ODBC Driver 18 for SQL Server};SERVER=%s,%s;DATABASE=demo;UID=%s;PWD=%s;Encrypt=yes;TrustServerCertificate=yes\n", host, port, u, pw)
+	fmt.Fprintf(&b, "               DRIVER={FreeTDS};SERVER=%s;PORT=%s;DATABASE=demo;UID=%s;PWD=%s;TDS_Version=7.4\n", host, port, u, pw)
+	fmt.Fprintf(&b, "  SSMS / Azure Data Studio: server %s,%s; database demo; SQL Server Authentication; login %s; password %s;\n", host, port, u, pw)
 	b.WriteString("               Encrypt: Mandatory, Trust server certificate: checked\n")
-	b.WriteString("\nTry: SELECT @@SERVERNAME, @@VERSION\n")
+	b.WriteString("\nTry:  SELECT @@SERVERNAME, @@VERSION;\n")
+	b.WriteString("      SELECT TOP 5 id, name, email FROM dbo.customers;\n")
+	b.WriteString("      SELECT status, COUNT(*) AS orders, SUM(amount) AS total FROM sales.orders GROUP BY status;\n")
+	fmt.Fprintf(&b, "\nBackend leg (proxy to simulator): %s\n", backendLeg)
 	b.WriteString("Ctrl-C stops the demo (the simulator forgets everything).\n")
 	_, _ = io.WriteString(w, b.String())
 }

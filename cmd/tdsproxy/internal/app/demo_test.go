@@ -22,7 +22,7 @@ func TestDemo(t *testing.T) {
 		"--admin-listen", "127.0.0.1:0", "--log-level", "warn")
 	banner := out.String()
 	for _, w := range []string{p.String(), "go-mssqldb", "sqlcmd", "tedious", "pyodbc", "SSMS", "Azure Data Studio",
-		"TrustServerCertificate=true", "replica", "http://" + adm.String() + "/metrics"} {
+		"TrustServerCertificate=true", "replica", "database=demo", "without certificate verification", "http://" + adm.String() + "/metrics"} {
 		if !strings.Contains(banner, w) {
 			t.Errorf("banner lacks %q", w)
 		}
@@ -32,7 +32,7 @@ func TestDemo(t *testing.T) {
 			t.Errorf("banner lacks the demo login %s", l.name)
 		}
 		t.Run("login "+l.name, func(t *testing.T) {
-			dsn := fmt.Sprintf("sqlserver://%s:%s@%s?encrypt=true&TrustServerCertificate=true&dial+timeout=5",
+			dsn := fmt.Sprintf("sqlserver://%s:%s@%s?database=demo&encrypt=true&TrustServerCertificate=true&dial+timeout=5",
 				l.name, l.password, p)
 			db, err := sql.Open("sqlserver", dsn)
 			if err != nil {
@@ -48,6 +48,13 @@ func TestDemo(t *testing.T) {
 			}
 			if one != 1 || !strings.HasPrefix(server, "demo-") {
 				t.Errorf("got %d, %q; want 1 and a demo server name", one, server)
+			}
+			var orders int
+			if err := db.QueryRowContext(ctx, "SELECT COUNT(*) FROM sales.orders").Scan(&orders); err != nil {
+				t.Fatalf("sample data through the demo proxy: %v", err)
+			}
+			if orders == 0 {
+				t.Error("sales.orders is empty")
 			}
 		})
 	}
