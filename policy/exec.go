@@ -158,7 +158,7 @@ func (p *parser) execArgs() []execArg {
 // the value is not made of string literals only (pos is then left where the
 // literals stopped).
 func (p *parser) concat() (string, bool) {
-	first, ok := stringLiteral(p.tok(p.pos), p.src)
+	first, ok := stringLiteral(*p.tok(p.pos), p.src)
 	if !ok {
 		return "", false
 	}
@@ -166,7 +166,7 @@ func (p *parser) concat() (string, bool) {
 	var sb strings.Builder
 	sb.WriteString(first)
 	for p.tok(p.pos).kind == TokOperator && p.text(p.pos) == "+" {
-		s, ok := stringLiteral(p.tok(p.pos+1), p.src)
+		s, ok := stringLiteral(*p.tok(p.pos + 1), p.src)
 		if !ok {
 			return "", false
 		}

@@ -226,30 +226,65 @@ var kwInfos = [numKw]kwInfo{
 	kwCredential: {"CREDENTIAL", false}, kwPeriod: {"PERIOD", false},
 }
 
-var kwMap = func() map[string]kw {
-	m := make(map[string]kw, numKw)
+// kwHash is an open-addressing table of keywords keyed by kwHashOf; it
+// avoids a map lookup per word.
+var kwHash = func() (t [kwHashSize]kw) {
 	for k := kw(1); k < numKw; k++ {
-		m[kwInfos[k].name] = k
+		h := kwHashOf(kwInfos[k].name)
+		for t[h] != kwNone {
+			h = (h + 1) & (kwHashSize - 1)
+		}
+		t[h] = k
 	}
-	return m
+	return t
 }()
 
+const kwHashSize = 1024
+
 const maxKwLen = 16
+
+// kwHashOf hashes a word case-insensitively (ASCII).
+func kwHashOf(word string) uint32 {
+	h := uint32(len(word)) * 2654435761
+	for i := 0; i < len(word); i++ {
+		h = (h ^ uint32(word[i]|0x20)) * 16777619
+	}
+	return h & (kwHashSize - 1)
+}
 
 // lookupKw returns the keyword spelled by word (ASCII, any case).
 func lookupKw(word string) kw {
 	if len(word) > maxKwLen || len(word) < 2 {
 		return kwNone
 	}
-	var buf [maxKwLen]byte
+	h := kwHashOf(word)
+	for {
+		k := kwHash[h]
+		if k == kwNone {
+			return kwNone
+		}
+		if equalFoldASCII(kwInfos[k].name, word) {
+			return k
+		}
+		h = (h + 1) & (kwHashSize - 1)
+	}
+}
+
+// equalFoldASCII compares an upper-case keyword with a word of any case.
+func equalFoldASCII(upper, word string) bool {
+	if len(upper) != len(word) {
+		return false
+	}
 	for i := 0; i < len(word); i++ {
 		c := word[i]
 		if c >= 'a' && c <= 'z' {
 			c -= 'a' - 'A'
 		}
-		buf[i] = c
+		if c != upper[i] {
+			return false
+		}
 	}
-	return kwMap[string(buf[:len(word)])]
+	return true
 }
 
 func (k kw) reserved() bool { return kwInfos[k].reserved }

@@ -109,112 +109,119 @@ func isIdentByte(c byte) bool { return identByte[c] }
 // AppendTokens appends the tokens of src to dst and returns the extended
 // slice, so a caller can reuse a buffer.
 func AppendTokens(dst []Token, src string) []Token {
+	for i := 0; i < len(src); {
+		end, kind, bad := lexOne(src, i)
+		dst = append(dst, Token{Kind: kind, Start: i, End: end, Bad: bad})
+		i = end
+	}
+	return dst
+}
+
+// lexOne lexes the token starting at src[i] (i < len(src)) and returns its
+// end, kind and whether it is bad.
+func lexOne(src string, i int) (int, TokenKind, bool) {
 	n := len(src)
-	i := 0
-	for i < n {
-		start := i
-		c := src[i]
-		kind := TokInvalid
-		bad := false
-		switch {
-		case byteClass[c] == cSpace:
-			for i < n && byteClass[src[i]] == cSpace {
-				i++
-			}
-			kind = TokSpace
-		case c == '-' && i+1 < n && src[i+1] == '-':
-			i, bad = lexLineComment(src, i+2)
-			kind = TokLineComment
-		case c == '/' && i+1 < n && src[i+1] == '*':
-			i, bad = lexBlockComment(src, i)
-			kind = TokBlockComment
-		case c == '\'':
-			i, bad = lexQuoted(src, i+1, '\'')
-			kind = TokString
-		case (c == 'N' || c == 'n') && i+1 < n && src[i+1] == '\'':
+	c := src[i]
+	kind := TokInvalid
+	bad := false
+	switch byteClass[c] {
+	case cSpace:
+		i++
+		for i < n && byteClass[src[i]] == cSpace {
+			i++
+		}
+		kind = TokSpace
+	case cLetter:
+		if (c == 'N' || c == 'n') && i+1 < n && src[i+1] == '\'' {
 			i, bad = lexQuoted(src, i+2, '\'')
 			kind = TokNString
-		case c == '[':
-			i, bad = lexQuoted(src, i+1, ']')
-			bad = bad || hasNonASCII(src[start:i])
-			kind = TokBracketIdent
-		case c == '"':
-			i, bad = lexQuoted(src, i+1, '"')
-			bad = bad || hasNonASCII(src[start:i])
-			kind = TokQuotedIdent
-		case c == '0' && i+1 < n && (src[i+1] == 'x' || src[i+1] == 'X'):
+		} else {
+			i = lexWordTail(src, i+1)
+			kind = TokWord
+		}
+	case cDigit:
+		if c == '0' && i+1 < n && (src[i+1] == 'x' || src[i+1] == 'X') {
 			i += 2
 			for i < n && isHex(src[i]) {
 				i++
 			}
 			kind = TokBinary
-		case byteClass[c] == cDigit || (c == '.' && i+1 < n && byteClass[src[i+1]] == cDigit):
+		} else {
 			i = lexNumber(src, i)
 			kind = TokNumber
-		case c == '$' && i+1 < n && (byteClass[src[i+1]] == cDigit || src[i+1] == '.' || src[i+1] == '-' || src[i+1] == '+'):
-			i++
-			if src[i] == '-' || src[i] == '+' {
-				i++
-			}
-			i = lexNumber(src, i)
-			kind = TokMoney
-		case byteClass[c] == cLetter || (c == '$' && i+1 < n && byteClass[src[i+1]] == cLetter):
-			// $action, $identity, $partition and friends are words too.
-			i = lexWordTail(src, i+1)
-			kind = TokWord
-		case c == '@':
-			if i+1 < n && src[i+1] == '@' {
-				i = lexWordTail(src, i+2)
-				kind = TokGlobalVar
-			} else {
-				i = lexWordTail(src, i+1)
-				kind = TokVariable
-			}
-		case c == '#':
-			if i+1 < n && src[i+1] == '#' {
-				i = lexWordTail(src, i+2)
-				kind = TokGlobalTempName
-			} else {
-				i = lexWordTail(src, i+1)
-				kind = TokTempName
-			}
-		case c == ',':
-			i++
-			kind = TokComma
-		case c == ';':
-			i++
-			kind = TokSemicolon
-		case c == '.':
-			i++
-			kind = TokDot
-		case c == '(':
-			i++
-			kind = TokLParen
-		case c == ')':
-			i++
-			kind = TokRParen
-		case c == ':':
-			i++
-			kind = TokColon
-			if i < n && src[i] == ':' {
-				i++
-				kind = TokOperator
-			}
-		default:
-			if l := operatorLen(src, i); l > 0 {
-				i += l
-				kind = TokOperator
-			} else {
-				// Anything else is not understood: consume one whole UTF-8
-				// sequence (or one byte) so look-alike letters and invisible
-				// characters become an invalid token.
-				i += utf8SeqLen(src, i)
-				kind = TokInvalid
-			}
 		}
-		dst = append(dst, Token{Kind: kind, Start: start, End: i, Bad: bad})
+	default:
+		i, kind, bad = lexOther(src, i)
 	}
-	return dst
+	return i, kind, bad
+}
+
+// lexOther lexes a token that starts with a byte that is not a letter,
+// digit or space.
+func lexOther(src string, i int) (int, TokenKind, bool) {
+	n := len(src)
+	start := i
+	c := src[i]
+	switch {
+	case c == '-' && i+1 < n && src[i+1] == '-':
+		end, bad := lexLineComment(src, i+2)
+		return end, TokLineComment, bad
+	case c == '/' && i+1 < n && src[i+1] == '*':
+		end, bad := lexBlockComment(src, i)
+		return end, TokBlockComment, bad
+	case c == '\'':
+		end, bad := lexQuoted(src, i+1, '\'')
+		return end, TokString, bad
+	case c == '[':
+		end, bad := lexQuoted(src, i+1, ']')
+		return end, TokBracketIdent, bad || hasNonASCII(src[start:end])
+	case c == '"':
+		end, bad := lexQuoted(src, i+1, '"')
+		return end, TokQuotedIdent, bad || hasNonASCII(src[start:end])
+	case c == '.' && i+1 < n && byteClass[src[i+1]] == cDigit:
+		return lexNumber(src, i), TokNumber, false
+	case c == '$' && i+1 < n && (byteClass[src[i+1]] == cDigit || src[i+1] == '.' || src[i+1] == '-' || src[i+1] == '+'):
+		i++
+		if src[i] == '-' || src[i] == '+' {
+			i++
+		}
+		return lexNumber(src, i), TokMoney, false
+	case c == '$' && i+1 < n && byteClass[src[i+1]] == cLetter:
+		// $action, $identity, $partition and friends are words.
+		return lexWordTail(src, i+1), TokWord, false
+	case c == '@':
+		if i+1 < n && src[i+1] == '@' {
+			return lexWordTail(src, i+2), TokGlobalVar, false
+		}
+		return lexWordTail(src, i+1), TokVariable, false
+	case c == '#':
+		if i+1 < n && src[i+1] == '#' {
+			return lexWordTail(src, i+2), TokGlobalTempName, false
+		}
+		return lexWordTail(src, i+1), TokTempName, false
+	case c == ',':
+		return i + 1, TokComma, false
+	case c == ';':
+		return i + 1, TokSemicolon, false
+	case c == '.':
+		return i + 1, TokDot, false
+	case c == '(':
+		return i + 1, TokLParen, false
+	case c == ')':
+		return i + 1, TokRParen, false
+	case c == ':':
+		if i+1 < n && src[i+1] == ':' {
+			return i + 2, TokOperator, false
+		}
+		return i + 1, TokColon, false
+	}
+	if l := operatorLen(src, i); l > 0 {
+		return i + l, TokOperator, false
+	}
+	// Anything else is not understood: consume one whole UTF-8 sequence (or
+	// one byte) so look-alike letters and invisible characters become an
+	// invalid token.
+	return i + utf8SeqLen(src, i), TokInvalid, false
 }
 
 func isHex(c byte) bool {

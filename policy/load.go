@@ -400,7 +400,9 @@ func ActionNames() []string {
 		names = append(names, k.String())
 	}
 	for g := range Groups {
-		names = append(names, g)
+		if _, isKind := KindByName(g); !isKind {
+			names = append(names, g)
+		}
 	}
 	names = append(names, "all")
 	sort.Strings(names)

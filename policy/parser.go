@@ -32,6 +32,7 @@ type parser struct {
 	first  bool     // the next statement is the first of the batch
 	parens int      // current parenthesis nesting
 	sc     *scratch // pooled token buffers
+	endTok stok     // returned by tok past the end
 	ctes   []cte    // CTEs of the statement being parsed
 	// pending holds the accesses of a WITH clause for the statement it precedes.
 	pending []Access
@@ -58,11 +59,14 @@ type builder struct {
 	bodySeen bool // INSERT: SELECT body seen
 	intoSeen bool
 	tokStart int // index of the statement's first token
+	aliasBuf [4]alias
 }
 
 type alias struct {
-	name string
-	obj  Object
+	name    string
+	obj     Object
+	derived bool     // alias of a derived table: a write through it hits reads
+	reads   []Object // objects read by the derived table
 }
 
 func (b *builder) add(action Kind, obj *Object) {
@@ -100,7 +104,6 @@ type scope struct {
 
 // scratch holds the token buffers of one parse, reused through a pool.
 type scratch struct {
-	lx   []Token
 	toks []stok
 }
 
@@ -111,24 +114,25 @@ const maxPooledTokens = 1 << 14
 
 func newParser(src string, level int) *parser {
 	sc := scratchPool.Get().(*scratch)
-	sc.lx = AppendTokens(sc.lx[:0], src)
-	lx := sc.lx
 	toks := sc.toks[:0]
-	for _, t := range lx {
-		switch t.Kind {
+	for i := 0; i < len(src); {
+		end, kind, bad := lexOne(src, i)
+		start := i
+		i = end
+		switch kind {
 		case TokSpace:
 			continue
 		case TokLineComment, TokBlockComment:
-			if !t.Bad {
+			if !bad {
 				continue
 			}
-			t.Kind = TokInvalid // a comment the classifier cannot trust
+			kind = TokInvalid // a comment the classifier cannot trust
 		}
-		s := stok{kind: t.Kind, bad: t.Bad, start: t.Start, end: t.End}
-		if t.Kind == TokWord {
-			s.kw = lookupKw(src[t.Start:t.End])
+		t := stok{kind: kind, bad: bad, start: start, end: end}
+		if kind == TokWord {
+			t.kw = lookupKw(src[start:end])
 		}
-		toks = append(toks, s)
+		toks = append(toks, t)
 	}
 	sc.toks = toks
 	return &parser{src: src, toks: toks, level: level, first: true, withStart: -1, sc: sc}
@@ -139,18 +143,20 @@ func newParser(src string, level int) *parser {
 func (p *parser) release() {
 	sc := p.sc
 	p.sc, p.toks = nil, nil
-	if sc == nil || cap(sc.lx) > maxPooledTokens || cap(sc.toks) > maxPooledTokens {
+	if sc == nil || cap(sc.toks) > maxPooledTokens {
 		return
 	}
 	scratchPool.Put(sc)
 }
 
-// tok returns token i, or a zero token (kind TokInvalid, kw none) past the end.
-func (p *parser) tok(i int) stok {
+// tok returns token i, or an end token (kind TokInvalid, kw none, empty)
+// past either end. The result must not be modified.
+func (p *parser) tok(i int) *stok {
 	if i < len(p.toks) && i >= 0 {
-		return p.toks[i]
+		return &p.toks[i]
 	}
-	return stok{kind: TokInvalid, start: len(p.src), end: len(p.src)}
+	p.endTok = stok{kind: TokInvalid, start: len(p.src), end: len(p.src)}
+	return &p.endTok
 }
 
 func (p *parser) kwAt(i int) kw {
@@ -215,6 +221,8 @@ func (p *parser) batch() {
 // begin starts a statement of kind k at the current token.
 func (p *parser) begin(k Kind) *builder {
 	b := &builder{st: Statement{Kind: k, Start: p.tok(p.pos).start, Depth: p.depth + p.bump}, tokStart: p.pos}
+	b.aliases = b.aliasBuf[:0]
+	b.st.Accesses = make([]Access, 0, 4)
 	p.bump = 0
 	if p.withStart >= 0 {
 		b.st.Start = p.withStart
@@ -235,6 +243,7 @@ func (p *parser) finish(b *builder) {
 	if len(b.st.Accesses) == 0 || !hasAction(b.st.Accesses, b.st.Kind) {
 		b.st.Accesses = append([]Access{{Action: b.st.Kind}}, b.st.Accesses...)
 	}
+	p.safetyNet(b)
 	end := p.pos
 	if end > len(p.toks) {
 		end = len(p.toks)
@@ -266,6 +275,49 @@ func (p *parser) finish(b *builder) {
 	p.out = append(p.out, b.children...)
 }
 
+// dangerous are keywords that only appear in statements that change
+// something (or run code). A statement classified as read-only that still
+// contains one was mis-parsed: the safety net makes it unknown.
+var dangerous = func() (t [numKw]bool) {
+	for _, k := range []kw{kwInsert, kwUpdate, kwDelete, kwMerge, kwTruncate, kwBulk, kwCreate,
+		kwAlter, kwDrop, kwGrant, kwRevoke, kwDeny, kwExec, kwExecute, kwBackup, kwRestore,
+		kwKill, kwShutdown, kwReconfigure, kwDbcc, kwWritetext, kwUpdatetext, kwSetuser,
+		kwRevert, kwInto, kwOpenrowset, kwOpendatasource, kwOpenquery, kwWaitfor} {
+		t[k] = true
+	}
+	return t
+}()
+
+// safetyNet checks a statement whose accesses are all reads, session or
+// control flow for keywords that would make it more than that (defence in
+// depth against classifier bugs): FOR UPDATE of a cursor and INTO @variable
+// are the only allowed uses.
+func (p *parser) safetyNet(b *builder) {
+	for _, a := range b.st.Accesses {
+		if !a.Action.IsRead() {
+			return
+		}
+	}
+	end := p.pos
+	if end > len(p.toks) {
+		end = len(p.toks)
+	}
+	for i := b.tokStart; i < end; i++ {
+		k := p.toks[i].kw
+		if p.toks[i].kind != TokWord || !dangerous[k] {
+			continue
+		}
+		if k == kwUpdate && p.kwAt(i-1) == kwFor {
+			continue
+		}
+		if k == kwInto && p.tok(i+1).kind == TokVariable {
+			continue
+		}
+		b.unknown(kwInfos[k].name + " inside a statement classified as read-only")
+		return
+	}
+}
+
 func hasAction(as []Access, k Kind) bool {
 	for _, a := range as {
 		if a.Action == k {
@@ -281,11 +333,20 @@ func (p *parser) resolveTarget(b *builder) {
 	t := *b.target
 	if t.Database == "" && t.Schema == "" && t.Server == "" && !t.Temp {
 		for _, a := range b.aliases {
-			if strings.EqualFold(a.name, t.Name) {
-				o := a.obj
-				b.add(b.targetAs, &o)
+			if !strings.EqualFold(a.name, t.Name) {
+				continue
+			}
+			if a.derived {
+				if len(a.reads) == 0 {
+					b.unknown("write through a derived table that reads no table")
+				}
+				for _, o := range a.reads {
+					b.addObj(b.targetAs, o)
+				}
 				return
 			}
+			b.addObj(b.targetAs, a.obj)
+			return
 		}
 		for _, c := range p.ctes {
 			if strings.EqualFold(c.name, t.Name) {
@@ -479,290 +540,4 @@ func (p *parser) skipToClose(open int) {
 		}
 	}
 	p.pos = len(p.toks)
-}
-
-// builtinRowsetFuncs are table-valued functions of the engine that read no
-// user object by themselves.
-var builtinRowsetFuncs = map[string]bool{
-	"openjson": true, "string_split": true, "generate_series": true, "openxml": true,
-}
-
-// tableSource reads one table source after FROM, JOIN, APPLY, USING or ','.
-func (p *parser) tableSource(s *scope) {
-	t := p.tok(p.pos)
-	switch {
-	case t.kind == TokLParen:
-		p.paren(s)
-		p.alias(s, Object{}, false)
-		return
-	case t.kind == TokOperator && p.text(p.pos) == "::": // FROM ::fn_…(): a system function
-		s.b.unknown("FROM ::function")
-		p.pos++
-		return
-	case t.kind == TokVariable:
-		p.pos++
-		p.alias(s, Object{}, false)
-		return
-	case t.kind != TokWord && t.kind != TokBracketIdent && t.kind != TokQuotedIdent &&
-		t.kind != TokTempName && t.kind != TokGlobalTempName:
-		return
-	}
-	switch t.kw {
-	case kwOpenrowset, kwOpendatasource, kwOpenquery:
-		s.b.add(KindOpenRowset, nil)
-		p.pos++
-		if p.tok(p.pos).kind == TokLParen { // arguments are provider strings and options
-			p.skipToClose(p.pos)
-		}
-		return
-	case kwContainstable, kwFreetexttable, kwChangetable:
-		p.pos++
-		if p.tok(p.pos).kind != TokLParen {
-			return
-		}
-		open := p.pos
-		p.pos++
-		if strings.EqualFold(p.text(p.pos), "changes") {
-			p.pos++
-		}
-		if o, st := p.name(); st == nameOK {
-			s.b.addObj(KindSelect, o)
-		}
-		p.walk(&scope{b: s.b, nested: true})
-		if p.tok(p.pos).kind == TokRParen {
-			p.pos++
-		} else {
-			s.b.unknown("unclosed " + kwInfos[t.kw].name)
-			p.skipToClose(open)
-		}
-		p.alias(s, Object{}, false)
-		return
-	}
-	o, st := p.name()
-	switch st {
-	case nameNone:
-		return
-	case nameBad:
-		s.b.unknown("table name the classifier does not understand")
-		return
-	}
-	if p.tok(p.pos).kind == TokLParen { // table-valued function
-		if o.Schema == "" && o.Database == "" && builtinRowsetFuncs[strings.ToLower(o.Name)] {
-			p.paren(s)
-			p.alias(s, Object{}, false)
-			return
-		}
-		s.b.addObj(KindSelect, o)
-		p.paren(s)
-		p.alias(s, o, true)
-		return
-	}
-	if !p.isCTE(o) {
-		s.b.addObj(KindSelect, o)
-	}
-	p.alias(s, o, true)
-}
-
-func (p *parser) isCTE(o Object) bool {
-	if o.Schema != "" || o.Database != "" || o.Server != "" || o.Temp {
-		return false
-	}
-	for _, c := range p.ctes {
-		if strings.EqualFold(c.name, o.Name) {
-			return true
-		}
-	}
-	return false
-}
-
-// aliasable reports whether token i can be a table alias.
-func (p *parser) aliasable(i int) bool {
-	t := p.tok(i)
-	switch t.kind {
-	case TokBracketIdent, TokQuotedIdent:
-		return !t.bad
-	case TokWord:
-		switch t.kw {
-		case kwNone, kwValue, kwLogin, kwPassword, kwSecret, kwPeriod, kwWork, kwAtomic,
-			kwMaster, kwSymmetric, kwAsymmetric, kwCertificate, kwCredential, kwDialog,
-			kwConversation, kwTry, kwCatch, kwTies, kwAt, kwMatched:
-			return true
-		}
-	}
-	return false
-}
-
-// alias consumes an optional [AS] alias after a table source and remembers
-// it for resolving UPDATE/DELETE targets.
-func (p *parser) alias(s *scope, obj Object, named bool) {
-	i := p.pos
-	if p.kwAt(i) == kwAs {
-		i++
-	}
-	if !p.aliasable(i) {
-		return
-	}
-	p.pos = i + 1
-	if named && !s.nested {
-		s.b.aliases = append(s.b.aliases, alias{name: unquoteIdent(p.text(i)), obj: obj})
-	}
-}
-
-// into handles INTO: the target of SELECT … INTO, or of OUTPUT … INTO.
-func (p *parser) into(s *scope) {
-	if p.tok(p.pos).kind == TokVariable {
-		p.pos++
-		return
-	}
-	b := s.b
-	switch {
-	case b.st.Kind == KindSelect && !s.nested && !b.intoSeen:
-		o, st := p.name()
-		if st != nameOK {
-			b.unknown("SELECT INTO without a target name")
-			return
-		}
-		b.intoSeen = true
-		b.st.Kind = KindSelectInto
-		b.addObj(KindSelectInto, o)
-	case b.st.Kind == KindInsert || b.st.Kind == KindUpdate || b.st.Kind == KindDelete || b.st.Kind == KindMerge:
-		o, st := p.name()
-		if st != nameOK {
-			b.unknown("OUTPUT INTO without a target name")
-			return
-		}
-		b.addObj(KindInsert, o)
-	}
-}
-
-// methodNames are methods of xml, spatial and hierarchyid values, which look
-// like two-part function names (col.value(…)).
-var methodNames = map[string]bool{
-	"value": true, "query": true, "exist": true, "nodes": true, "modify": true,
-	"tostring": true, "getancestor": true, "getlevel": true, "isdescendantof": true,
-	"getdescendant": true, "getreparentedvalue": true, "stastext": true, "stdistance": true,
-	"stintersects": true, "stcontains": true, "stwithin": true, "stbuffer": true,
-	"starea": true, "stlength": true, "stx": true, "sty": true, "lat": true, "long": true,
-	"astextzm": true, "stsrid": true, "write": true, "stequals": true, "stnumpoints": true,
-}
-
-// word handles an identifier in an expression: a qualified name followed by
-// '(' calls a user-defined function, which is a read of that object.
-func (p *parser) word(s *scope) {
-	start := p.pos
-	o, st := p.name()
-	if st != nameOK || p.pos == start {
-		if p.pos == start {
-			p.pos++
-		}
-		return
-	}
-	if p.tok(p.pos).kind == TokLParen && (o.Schema != "" || o.Database != "" || o.Server != "") &&
-		!methodNames[strings.ToLower(o.Name)] {
-		s.b.addObj(KindSelect, o)
-	}
-}
-
-type nameStatus uint8
-
-const (
-	nameNone nameStatus = iota // no name here
-	nameOK
-	nameBad // a name the classifier must not trust (non-ASCII, too many parts)
-)
-
-func (p *parser) isNamePart(i int) bool {
-	t := p.tok(i)
-	switch t.kind {
-	case TokBracketIdent, TokQuotedIdent, TokTempName, TokGlobalTempName:
-		return true
-	case TokWord:
-		return !t.kw.reserved()
-	}
-	return false
-}
-
-// name parses a multi-part name (up to server.database.schema.object, with
-// empty parts as in db..t) at p.pos.
-func (p *parser) name() (Object, nameStatus) {
-	if !p.isNamePart(p.pos) {
-		return Object{}, nameNone
-	}
-	var parts [4]string
-	n := 0
-	bad := false
-	temp := false
-	for {
-		t := p.tok(p.pos)
-		if n == len(parts) {
-			return Object{}, nameBad
-		}
-		if p.isNamePart(p.pos) {
-			parts[n] = unquoteIdent(p.src[t.start:t.end])
-			bad = bad || t.bad
-			temp = t.kind == TokTempName || t.kind == TokGlobalTempName
-			p.pos++
-		} else {
-			parts[n] = "" // db..table
-		}
-		n++
-		if p.tok(p.pos).kind != TokDot {
-			break
-		}
-		if !p.isNamePart(p.pos+1) && p.tok(p.pos+1).kind != TokDot {
-			break // alias.* or a trailing dot: stop before the dot
-		}
-		p.pos++
-	}
-	if bad {
-		return Object{}, nameBad
-	}
-	var o Object
-	switch n {
-	case 1:
-		o.Name = parts[0]
-	case 2:
-		o.Schema, o.Name = parts[0], parts[1]
-	case 3:
-		o.Database, o.Schema, o.Name = parts[0], parts[1], parts[2]
-	case 4:
-		o.Server, o.Database, o.Schema, o.Name = parts[0], parts[1], parts[2], parts[3]
-	}
-	o.Temp = temp
-	if o.Name == "" {
-		return Object{}, nameBad
-	}
-	return o, nameOK
-}
-
-// unquoteIdent removes [] or "" quoting from an identifier.
-func unquoteIdent(s string) string {
-	if len(s) >= 2 {
-		switch {
-		case s[0] == '[' && s[len(s)-1] == ']':
-			return strings.ReplaceAll(s[1:len(s)-1], "]]", "]")
-		case s[0] == '"' && s[len(s)-1] == '"':
-			return strings.ReplaceAll(s[1:len(s)-1], `""`, `"`)
-		}
-	}
-	return s
-}
-
-// stringLiteral decodes a '…' or N'…' token; ok is false for other tokens.
-func stringLiteral(t stok, src string) (string, bool) {
-	if t.bad {
-		return "", false
-	}
-	s := src[t.start:t.end]
-	switch t.kind {
-	case TokNString:
-		s = s[1:]
-	case TokString:
-	default:
-		return "", false
-	}
-	if len(s) < 2 {
-		return "", false
-	}
-	return strings.ReplaceAll(s[1:len(s)-1], "''", "'"), true
 }

@@ -1,6 +1,7 @@
 package proxy
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"fmt"
@@ -16,6 +17,11 @@ import (
 
 // maxRoutingHops bounds how many routing ENVCHANGEs one login follows.
 const maxRoutingHops = 3
+
+// readBufferSize is the read buffer of each leg: a packet header and a
+// small payload arrive in one read system call; larger payloads are read
+// directly into the packet buffer.
+const readBufferSize = 2048
 
 // maxLoginResponse caps a backend's login response.
 const maxLoginResponse = 1 << 20
@@ -147,7 +153,7 @@ func (s *session) loginTo(ctx context.Context, addr string, login *tds.Login7, c
 		conn.SetDeadline(dl) // the handshake clears its own deadlines
 	}
 	be.conn = conn
-	be.r = tds.NewPacketReader(conn, tds.MaxPacketSize)
+	be.r = tds.NewPacketReader(bufio.NewReaderSize(conn, readBufferSize), tds.MaxPacketSize)
 	data, spid, err := readLoginResponse(be.r)
 	if err != nil {
 		return nil, nil, unavailable("reading the backend's login response", err)

@@ -281,3 +281,5 @@ func metricValue(t testing.TB, c prometheus.Metric) float64 {
 	t.Fatalf("metric %v is neither a gauge nor a counter", c.Desc())
 	return 0
 }
+
+func dialTimeout(addr string) (net.Conn, error) { return net.DialTimeout("tcp", addr, 2*time.Second) }

@@ -53,9 +53,9 @@ type harnessOpts struct {
 func newHarness(t testing.TB, o harnessOpts) *harness {
 	t.Helper()
 	simCfg := mssqlsim.Config{
-		Addr:       "127.0.0.1:0",
-		Logins:     map[string]string{simUser: simPassword},
-		TLS:        o.simTLS,
+		Addr:   "127.0.0.1:0",
+		Logins: map[string]string{simUser: simPassword},
+		TLS:    o.simTLS,
 	}
 	if o.simEncrypt {
 		simCfg.Encryption = 1 // tds.EncryptOn

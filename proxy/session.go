@@ -1,6 +1,7 @@
 package proxy
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"fmt"
@@ -226,7 +227,7 @@ func (s *session) run() error {
 	}
 	s.tdsVersion = layoutVersion(be.tdsVersion)
 	s.cw.SetPacketSize(clientSize)
-	s.cr = tds.NewPacketReader(s.conn, clientSize)
+	s.cr = tds.NewPacketReader(bufio.NewReaderSize(s.conn, readBufferSize), clientSize)
 	be.r.SetPacketSize(tds.MaxPacketSize)
 	s.state.setPacketSize(be.packetSize)
 	s.walker = tds.NewWalker(s.tdsVersion, s.onEvent)

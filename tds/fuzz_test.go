@@ -188,3 +188,25 @@ func FuzzServerHandshake(f *testing.F) {
 		}
 	})
 }
+
+// FuzzClientHandshake feeds arbitrary server bytes to ClientHandshake in
+// each encryption setting: it must fail or succeed, never panic or hang.
+func FuzzClientHandshake(f *testing.F) {
+	for _, name := range []string{"prelogin-response-real-v10.0.5512", "prelogin-response-with-fedauthrequired"} {
+		f.Add(readTestdata(f, "vectors/pytds/"+name+".bin"))
+	}
+	on := (&Prelogin{HasVersion: true, HasEncryption: true, Encryption: EncryptOn}).Append(nil)
+	f.Add(append(pkt(PacketReply, StatusEOM, 1, on), pkt(PacketPrelogin, StatusEOM, 1, []byte{0x16, 3, 3, 0, 1, 0})...))
+	f.Fuzz(func(t *testing.T, in []byte) {
+		for _, enc := range []ClientEncryption{ClientEncryptDisable, ClientEncryptOptional, ClientEncryptRequired, ClientEncryptStrict} {
+			cfg := &ClientHandshakeConfig{TLS: clientTLS(t), Encryption: enc, Login: testLogin()}
+			res, err := ClientHandshake(context.Background(), &bytesConn{r: bytes.NewReader(in)}, cfg)
+			if err == nil && (res.ServerPrelogin == nil || res.Conn == nil) {
+				t.Fatalf("success without an answer: %+v", res)
+			}
+			if err == nil && enc == ClientEncryptRequired && res.Mode != ModeFull {
+				t.Fatalf("required encryption ended in mode %v", res.Mode)
+			}
+		}
+	})
+}

@@ -53,6 +53,7 @@ type EncryptionRefusedError struct {
 	Reason string
 }
 
+// Error implements error.
 func (e *EncryptionRefusedError) Error() string {
 	return fmt.Sprintf("tds: encryption refused (server %v, client %v): %s", e.Server, e.Client, e.Reason)
 }

@@ -357,3 +357,29 @@ func TestServerHandshakeReplay(t *testing.T) {
 		})
 	}
 }
+
+// TestClientHandshakeRejectsDowngrade: a server answering a client that
+// requires encryption with OFF (login-only) or NOT_SUP is refused.
+func TestClientHandshakeRejectsDowngrade(t *testing.T) {
+	t.Parallel()
+	for _, answer := range []Encryption{EncryptOff, EncryptNotSup} {
+		t.Run(answer.String(), func(t *testing.T) {
+			t.Parallel()
+			cc, sc := tcpPair(t)
+			go func() {
+				if _, err := NewPacketReader(sc, MaxPacketSize).ReadMessage(0); err != nil {
+					return
+				}
+				a := &Prelogin{HasVersion: true, HasEncryption: true, Encryption: answer}
+				_ = NewPacketWriter(sc, DefaultPacketSize).WriteMessage(PacketReply, 0, a.Append(nil))
+			}()
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			_, err := ClientHandshake(ctx, cc, &ClientHandshakeConfig{TLS: clientTLS(t), Encryption: ClientEncryptRequired, Login: testLogin()})
+			var ref *EncryptionRefusedError
+			if !errors.As(err, &ref) || ref.Server != answer {
+				t.Fatalf("got %v", err)
+			}
+		})
+	}
+}

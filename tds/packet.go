@@ -151,6 +151,7 @@ type MessageTooLargeError struct {
 	Size int // bytes received when the cap was passed
 }
 
+// Error implements error.
 func (e *MessageTooLargeError) Error() string {
 	return fmt.Sprintf("tds: %v message exceeds %d bytes (%d received)", e.Type, e.Max, e.Size)
 }
@@ -234,7 +235,10 @@ func (r *PacketReader) ReadPacket() (Header, []byte, error) {
 	}
 	n := int(h.Length) - HeaderLen
 	if cap(r.pkt) < n {
-		r.pkt = make([]byte, n, r.size)
+		// Grow to what is needed (at least a default-size packet), not to
+		// the maximum: a handshake reader allowing 32 KiB packets usually
+		// sees a few hundred bytes.
+		r.pkt = make([]byte, n, max(n, min(r.size, DefaultPacketSize)))
 	}
 	r.pkt = r.pkt[:n]
 	if _, err := io.ReadFull(r.r, r.pkt); err != nil {

@@ -3,6 +3,9 @@ package tds
 import (
 	"bytes"
 	"errors"
+	"io"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -312,5 +315,70 @@ func TestBabelfishRequests(t *testing.T) {
 	}
 	if got := strings.Join(seq, ","); got != "TM_BEGIN_XACT,TM_COMMIT_XACT,TM_BEGIN_XACT,TM_ROLLBACK_XACT" {
 		t.Fatalf("sequence %s", got)
+	}
+}
+
+// TestVectorPackets reads every spec example and pytds message vector
+// through PacketReader: each is one message of one packet.
+func TestVectorPackets(t *testing.T) {
+	t.Parallel()
+	files, err := filepath.Glob(filepath.Join("testdata", "vectors", "*", "*.bin"))
+	if err != nil || len(files) < 25 {
+		t.Fatalf("%d vector files: %v", len(files), err)
+	}
+	for _, file := range files {
+		base := filepath.Base(file)
+		if strings.HasPrefix(base, "all-headers") || strings.HasPrefix(base, "login7-password") {
+			continue // fragments, not packets
+		}
+		t.Run(base, func(t *testing.T) {
+			t.Parallel()
+			raw, err := os.ReadFile(file)
+			if err != nil {
+				t.Fatal(err)
+			}
+			r := NewPacketReader(bytes.NewReader(raw), DefaultPacketSize)
+			m, err := r.ReadMessage(0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if m.Packets != 1 || len(m.Data)+HeaderLen > len(raw) {
+				t.Fatalf("%d packets, %d bytes", m.Packets, len(m.Data))
+			}
+			_, err = r.ReadMessage(0)
+			if strings.HasPrefix(base, "17-") {
+				// Erratum (a): 407 bytes against a header Length of 406.
+				if !errors.Is(err, io.ErrUnexpectedEOF) {
+					t.Fatalf("stray byte: got %v", err)
+				}
+				return
+			}
+			if !errors.Is(err, io.EOF) {
+				t.Fatalf("after the message: %v", err)
+			}
+		})
+	}
+}
+
+// TestSpecRPCAllHeaders pins how the ALL_HEADERS errata of 4.8 and 4.14
+// decode: literally, with the descriptor/count bytes as the examples have them.
+func TestSpecRPCAllHeaders(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name  string
+		desc  uint64
+		count uint32
+	}{
+		{"08-rpc-client-request", specErratumDescriptor, 0},
+		{"14-tvp-insert-statement", 0, 0x01000000},
+	} {
+		_, p := specPayload(t, tc.name)
+		h, _, err := DecodeAllHeaders(p)
+		if err != nil {
+			t.Fatalf("%s: %v", tc.name, err)
+		}
+		if h.TxDescriptor != tc.desc || h.OutstandingRequests != tc.count {
+			t.Errorf("%s: got %v", tc.name, h)
+		}
 	}
 }

@@ -221,3 +221,17 @@ func TestRPCMalformed(t *testing.T) {
 		})
 	}
 }
+
+// BenchmarkDecodeRPCRequest decodes the nDPI capture's 8 KB RPC request
+// (a procedure call with a long NVARCHAR parameter), as the proxy does for
+// every RPC it authorizes.
+func BenchmarkDecodeRPCRequest(b *testing.B) {
+	data := tokRead(b, "tokens/rpc/ndpi-6666.01.bin")
+	b.SetBytes(int64(len(data)))
+	b.ReportAllocs()
+	for range b.N {
+		if _, err := DecodeRPCRequest(data, VerTDS71); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

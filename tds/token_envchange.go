@@ -163,7 +163,7 @@ func (e EnvChange) String() string {
 }
 
 func envText(t EnvType, newV, oldV string) EnvChange {
-	return EnvChange{Type: t, New: AppendUCS2(nil, newV), Old: AppendUCS2(nil, oldV)}
+	return EnvChange{Type: t, New: AppendUCS2(nil, truncateUCS2(newV, 255)), Old: AppendUCS2(nil, truncateUCS2(oldV, 255))}
 }
 
 // EnvDatabase is a database change (type 1).
@@ -227,17 +227,22 @@ func AppendEnvChange(dst []byte, e EnvChange) []byte {
 	dst = append(dst, byte(TokenEnvChange), 0, 0)
 	start := len(dst)
 	dst = append(dst, byte(e.Type))
+	// Values longer than their length prefix allows are cut, so the token
+	// stays well-formed.
+	clip := func(b []byte, n int) []byte { return b[:min(len(b), n)] }
 	switch e.Type.kind() {
 	case envBVarchar:
-		dst = append(dst, byte(len(e.New)/2))
-		dst = append(dst, e.New...)
-		dst = append(dst, byte(len(e.Old)/2))
-		dst = append(dst, e.Old...)
+		nv, ov := clip(e.New, 2*255), clip(e.Old, 2*255)
+		dst = append(dst, byte(len(nv)/2))
+		dst = append(dst, nv[:len(nv)/2*2]...)
+		dst = append(dst, byte(len(ov)/2))
+		dst = append(dst, ov[:len(ov)/2*2]...)
 	case envBVarbyte:
-		dst = append(dst, byte(len(e.New)))
-		dst = append(dst, e.New...)
-		dst = append(dst, byte(len(e.Old)))
-		dst = append(dst, e.Old...)
+		nv, ov := clip(e.New, 255), clip(e.Old, 255)
+		dst = append(dst, byte(len(nv)))
+		dst = append(dst, nv...)
+		dst = append(dst, byte(len(ov)))
+		dst = append(dst, ov...)
 	case envUSVarbyte:
 		dst = binary.LittleEndian.AppendUint16(dst, uint16(len(e.New)))
 		dst = append(dst, e.New...)

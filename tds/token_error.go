@@ -22,6 +22,10 @@ func (e ServerError) Error() string {
 	return fmt.Sprintf("mssql: error %d, class %d, state %d: %s", e.Number, e.Class, e.State, e.Message)
 }
 
+// maxMessageChars bounds ERROR/INFO message text so the token fits its
+// 2-byte length with the longest server and procedure names.
+const maxMessageChars = (0xFFFF - 4 - 2 - 2 - 2*(1+2*255) - 4) / 2
+
 // AppendError appends an ERROR token in the TDS 7.2+ layout.
 func AppendError(dst []byte, e ServerError) []byte {
 	return AppendMessage(dst, TokenError, e, VerTDS74)
@@ -39,7 +43,13 @@ func AppendMessage(dst []byte, tok TokenType, e ServerError, tdsVersion uint32) 
 	start := len(dst)
 	dst = binary.LittleEndian.AppendUint32(dst, uint32(e.Number))
 	dst = append(dst, e.State, e.Class)
-	dst = appendUSVarchar(dst, e.Message)
+	// The token length is 2 bytes: keep the message short enough for the
+	// whole body to fit (SQL Server's messages are at most 2,047 characters).
+	msg := e.Message
+	if UCS2Len(msg) > maxMessageChars {
+		msg = truncateUCS2(msg, maxMessageChars)
+	}
+	dst = appendUSVarchar(dst, msg)
 	dst = appendBVarchar(dst, e.ServerName)
 	dst = appendBVarchar(dst, e.ProcName)
 	if is72(tdsVersion) {

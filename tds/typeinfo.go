@@ -147,11 +147,6 @@ func (t DataType) hasCollation() bool {
 	return false
 }
 
-// isUnicode reports whether t holds UCS-2 text.
-func (t DataType) isUnicode() bool {
-	return t == TypeNChar || t == TypeNVarChar || t == TypeNText
-}
-
 // PLPSize is the TYPE_INFO max length that marks a (max) type sent as
 // partially length-prefixed data ([MS-TDS] §2.2.5.2.3).
 const PLPSize = 0xFFFF
@@ -306,15 +301,6 @@ func (r *byteReader) u32() uint32 {
 	}
 	v := binary.LittleEndian.Uint32(r.b[r.off:])
 	r.off += 4
-	return v
-}
-
-func (r *byteReader) u64() uint64 {
-	if !r.need(8) {
-		return 0
-	}
-	v := binary.LittleEndian.Uint64(r.b[r.off:])
-	r.off += 8
 	return v
 }
 
@@ -480,7 +466,9 @@ func checkByteLen(t TypeInfo) error {
 	case TypeGUID:
 		ok = t.Size == 16
 	case TypeDecimal, TypeNumeric, TypeDecimalN, TypeNumericN:
-		ok = t.Size == 5 || t.Size == 9 || t.Size == 13 || t.Size == 17
+		// SQL Server sends 5, 9, 13 or 17 (by precision); FreeTDS' bcp
+		// sends other sizes (6 for precision 10), which frame just as well.
+		ok = t.Size >= 2 && t.Size <= 17
 	}
 	if !ok {
 		return formatErr("TYPE_INFO", "TYPE_VARLEN", "invalid length %d for %s", t.Size, t.Type)

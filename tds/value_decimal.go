@@ -158,7 +158,7 @@ func decimalSize(precision uint8) int {
 }
 
 func decodeDecimal(d []byte, precision, scale uint8) (Decimal, error) {
-	if len(d) != 5 && len(d) != 9 && len(d) != 13 && len(d) != 17 {
+	if len(d) < 2 || len(d) > 17 {
 		return Decimal{}, formatErr("value", "DECIMAL", "invalid data length %d", len(d))
 	}
 	var buf [16]byte
@@ -224,6 +224,9 @@ func appendDecimal(dst []byte, t TypeInfo, v any) ([]byte, error) {
 	binary.LittleEndian.PutUint64(buf[:8], d.lo)
 	binary.LittleEndian.PutUint64(buf[8:], d.hi)
 	size := decimalSize(prec) - 1
+	if t.Size >= 2 && t.Size-1 < size {
+		size = t.Size - 1 // a TYPE_INFO narrower than the precision implies (FreeTDS bcp)
+	}
 	for _, c := range buf[size:] {
 		if c != 0 {
 			return dst, fmt.Errorf("tds: decimal %s has more digits than precision %d allows", d, prec)

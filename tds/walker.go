@@ -22,7 +22,10 @@ const DefaultMaxReturnValueSize = 64 << 10
 // skipped as it streams. Walking rows allocates nothing.
 //
 // The negotiated TDS version selects the 7.1 or 7.2+ layouts; a LOGINACK
-// in the stream switches the Walker to the version it announces.
+// in the stream switches the Walker to the version it announces, and a
+// FEATUREEXTACK acknowledging DATACLASSIFICATION enables that token
+// (reported with its body in Raw). ALTMETADATA and ALTROW (COMPUTE BY)
+// and Always Encrypted columns are reported as errors.
 // COLMETADATA persists across End so rows after a "no metadata"
 // COLMETADATA (fNoMetaData requests) can be walked. A Walker is not safe
 // for concurrent use.
@@ -129,7 +132,8 @@ func NewWalker(tdsVersion uint32, h func(ev *Event) error) *Walker {
 	return &Walker{ver: tdsVersion, h: h}
 }
 
-// Reset forgets all state (including column metadata) and any error.
+// Reset forgets all state (column metadata included) and any error; it
+// keeps the TDS and data classification versions.
 func (w *Walker) Reset() {
 	*w = Walker{ver: w.ver, h: w.h, MaxReturnValueSize: w.MaxReturnValueSize, dcVersion: w.dcVersion,
 		buf: w.buf[:0], colBuf: w.colBuf[:0], bitmap: w.bitmap[:0], rvBuf: w.rvBuf[:0], kinds: w.kinds[:0]}

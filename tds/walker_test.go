@@ -224,7 +224,7 @@ func TestWalkerUnsupportedTokens(t *testing.T) {
 	}{
 		{"ALTMETADATA", []byte{0x88, 1, 0}, "COMPUTE BY"},
 		{"ALTROW", []byte{0xD3, 1, 0}, "COMPUTE BY"},
-		{"DATACLASSIFICATION", []byte{0xA3, 1, 0}, "data classification"},
+		{"DATACLASSIFICATION not negotiated", []byte{0xA3, 1, 0}, "feature acknowledgement"},
 		{"unknown token", []byte{0x00}, "unknown token 0x00"},
 		{"row before metadata", []byte{0xD1, 1}, "without COLMETADATA"},
 		{"encrypted column", append([]byte{0x81, 1, 0, 0, 0, 0, 0, 0x00, 0x08}, 0x38, 0), "Always Encrypted"},
@@ -278,5 +278,81 @@ func TestWalkerNoMetadataAcrossMessages(t *testing.T) {
 	}
 	if !noMeta || w.Rows() != 2 || len(w.Columns()) != 1 {
 		t.Fatalf("noMeta=%v rows=%d columns=%d", noMeta, w.Rows(), len(w.Columns()))
+	}
+}
+
+// appendDataClassification builds a DATACLASSIFICATION token with one
+// label, one information type and per-column properties.
+func appendDataClassification(dst []byte, version uint8, cols int) []byte {
+	dst = append(dst, byte(TokenDataClassification))
+	for _, pair := range [][2]string{{"Confidential", "L1"}, {"Financial", "T1"}} {
+		dst = append(dst, 1, 0)
+		dst = appendBVarchar(dst, pair[0])
+		dst = appendBVarchar(dst, pair[1])
+	}
+	if version >= 2 {
+		dst = append(dst, 20, 0, 0, 0)
+	}
+	dst = append(dst, byte(cols), 0)
+	for i := range cols {
+		dst = append(dst, byte(i%2), 0) // properties
+		for range i % 2 {
+			dst = append(dst, 0, 0, 0, 0)
+			if version >= 2 {
+				dst = append(dst, 10, 0, 0, 0)
+			}
+		}
+	}
+	return dst
+}
+
+// TestWalkerDataClassification walks DATACLASSIFICATION tokens of versions
+// 1 and 2, enabled by a FEATUREEXTACK in the stream or by the setter.
+func TestWalkerDataClassification(t *testing.T) {
+	t.Parallel()
+	cols := []Column{{Type: TypeInfo{Type: TypeIntN, Size: 4}, Name: "a"}, {Type: TypeInfo{Type: TypeIntN, Size: 4}, Name: "b"}}
+	for _, version := range []uint8{1, 2} {
+		login := AppendFeatureExtAck(nil, []FeatureExt{{ID: FeatureDataClassification, Data: []byte{version, 1}}})
+		login = AppendDone(login, TokenDone, Done{}, 0)
+		reply := appendDataClassification(nil, version, len(cols))
+		dcLen := len(reply)
+		reply = AppendColMetadata(reply, cols)
+		reply, _ = AppendRow(reply, cols, []any{int64(1), int64(2)})
+		reply = AppendDone(reply, TokenDone, Done{Status: DoneCount, RowCount: 1}, 0)
+
+		toks, err := DecodeTokens(append(append([]byte{}, login...), reply...), VerTDS74)
+		if err != nil {
+			t.Fatalf("v%d: DecodeTokens: %v", version, err)
+		}
+		if toks[2].Type != TokenDataClassification || len(toks[2].Raw) != dcLen-1 {
+			t.Fatalf("v%d: token %v with %d body bytes, want %d", version, &toks[2], len(toks[2].Raw), dcLen-1)
+		}
+		for _, viaSetter := range []bool{false, true} {
+			var seen int
+			w := NewWalker(VerTDS74, func(ev *Event) error {
+				if ev.Type == TokenDataClassification {
+					seen = len(ev.Raw)
+				}
+				return nil
+			})
+			if viaSetter {
+				w.SetDataClassificationVersion(version)
+			} else if err := w.Feed(login); err != nil {
+				t.Fatal(err)
+			}
+			for i := range reply {
+				if err := w.Feed(reply[i : i+1]); err != nil {
+					t.Fatalf("v%d setter=%v: %v", version, viaSetter, err)
+				}
+			}
+			if err := w.End(); err != nil || seen != dcLen-1 || w.Rows() != 1 {
+				t.Fatalf("v%d setter=%v: End %v, DATACLASSIFICATION body %d, rows %d", version, viaSetter, err, seen, w.Rows())
+			}
+		}
+		// The other version's layout does not fit: the walk fails or
+		// mis-frames, never panics.
+		w := NewWalker(VerTDS74, nil)
+		w.SetDataClassificationVersion(3 - version)
+		_ = w.Feed(reply)
 	}
 }

@@ -309,8 +309,9 @@ func checkError(t testing.TB, tg *Target, o *Observation) {
 }
 
 // cancelBudget is how long after the cancel the client may take to get
-// control back.
-const cancelBudget = time.Second
+// control back: about a second, with slack for a loaded 2-core machine
+// starting several client processes at once.
+const cancelBudget = 1500 * time.Millisecond
 
 func checkCancel(t testing.TB, tg *Target, o *Observation) {
 	after, ok1 := asInt(o.CancelAfterMS)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"os"
 	"runtime"
@@ -53,6 +54,7 @@ func TestClients(t *testing.T) {
 	}
 	for _, tf := range targets {
 		t.Run(tf.name, func(t *testing.T) {
+			t.Parallel() // each target has its own simulator cluster
 			tg, skip := tf.start(t)
 			if skip != "" {
 				for _, c := range clients {
@@ -146,7 +148,9 @@ func runOne(t *testing.T, rec *recorder, tg *Target, c client, sc scenario) (*Ob
 		return nil, nil
 	}
 	if testing.Verbose() {
-		t.Logf("observed: %+v", *o)
+		if b, err := json.Marshal(o); err == nil {
+			t.Logf("observed: %s", truncate(string(b), 2000))
+		}
 	}
 	var wire []wireSummary
 	if tap != nil {

@@ -113,7 +113,10 @@ func (e *ErrInfo) String() string {
 	if e == nil {
 		return "<no error>"
 	}
-	return fmt.Sprintf("%v %s: %s", e.Number, e.Class, e.Message)
+	if e.Number == nil {
+		return fmt.Sprintf("%s: %s", e.Class, e.Message)
+	}
+	return fmt.Sprintf("%s %v: %s", e.Class, e.Number, e.Message)
 }
 
 // asInt reads an integer from a JSON number, a Go integer or decimal text.

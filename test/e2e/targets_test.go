@@ -131,8 +131,8 @@ func writeTestCert(t *testing.T) (certFile, keyFile string) {
 		t.Fatalf("creating certificate: %v", err)
 	}
 	dir := t.TempDir()
-	certFile = filepath.Join(dir, "server.crt")
-	keyFile = filepath.Join(dir, "server.key")
+	certFile = filepath.Join(dir, "server.pem")
+	keyFile = filepath.Join(dir, "server-key.pem")
 	certPEM := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})
 	keyPEM := pem.EncodeToMemory(&pem.Block{Type: "RSA PRIVATE KEY", Bytes: x509.MarshalPKCS1PrivateKey(key)})
 	if err := os.WriteFile(certFile, certPEM, 0o600); err != nil {

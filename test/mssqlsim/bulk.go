@@ -77,14 +77,14 @@ func (c *conn) execBulk(rctx context.Context, r *responder, data []byte) error {
 			Message: "While reading current row from host, a premature end-of-message was encountered: no INSERT BULK statement preceded the bulk load data."}); err != nil {
 			return err
 		}
-		return r.finishBatch(false)
+		return r.finishBatch()
 	}
 	cols, rows, err := decodeBulk(data, c.tdsVersion)
 	if err != nil {
 		if err := c.protocolError(r, "bulk load", err); err != nil {
 			return err
 		}
-		return r.finishBatch(false)
+		return r.finishBatch()
 	}
 	n, err := c.bulkInsert(rctx, r, t.table, cols, rows)
 	if err := c.tmErr(rctx, r, err); err != nil {
@@ -95,7 +95,7 @@ func (c *conn) execBulk(rctx context.Context, r *responder, data []byte) error {
 		d = tds.Done{CurCmd: curCmdBulk, Status: tds.DoneError}
 	}
 	r.pending, r.hasPending = d, true
-	return r.finishBatch(c.attnPending(rctx))
+	return r.finishBatch()
 }
 
 // decodeBulk decodes the client's COLMETADATA and rows.

@@ -46,6 +46,7 @@ func (l loginFlag) Set(v string) error {
 type cliOptions struct {
 	cfg     Config
 	control string
+	certOut string
 	logins  loginFlag
 }
 
@@ -79,6 +80,7 @@ Control endpoint (with -control, loopback only, no authentication):
 	fs.StringVar(&o.cfg.KeyFile, "tls-key", "", "PEM private key `file` for -tls-cert")
 	enc := fs.String("encryption", "off", "server encryption setting: off (clients choose; login-only possible), on (forced), notsup (no TLS)")
 	fs.DurationVar(&o.cfg.ReplicaLag, "lag", 0, "replication lag: replicas apply a commit this long after it happened")
+	fs.StringVar(&o.certOut, "cert-out", "", "write the servers' TLS certificate (PEM) to this `file`, for clients that verify it (TDS 8 strict, python-tds)")
 	fs.StringVar(&o.control, "control", "", "serve the HTTP control endpoint on this `address` (e.g. 127.0.0.1:18080)")
 	fs.BoolVar(&o.cfg.SampleData, "sample-data", true, "seed the demo database (tables, rows, dbo.all_types)")
 	fs.StringVar(&o.cfg.NamePrefix, "name", DefaultNamePrefix, "@@SERVERNAME `prefix`: <prefix>-primary, <prefix>-replica1, …")
@@ -148,6 +150,17 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	defer c.Close()
+
+	if o.certOut != "" {
+		pemBytes := c.CertificatePEM()
+		if pemBytes == nil {
+			return errors.New("-cert-out: the servers have no TLS certificate (-encryption notsup)")
+		}
+		if err := os.WriteFile(o.certOut, pemBytes, 0o644); err != nil {
+			return fmt.Errorf("-cert-out: %w", err)
+		}
+		fmt.Fprintf(stdout, "TLS certificate: %s\n", o.certOut)
+	}
 
 	var ctlSrv *http.Server
 	if o.control != "" {

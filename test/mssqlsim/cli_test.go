@@ -5,6 +5,8 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"os"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"sync"
@@ -37,10 +39,11 @@ func TestRun(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	var out, errOut syncBuffer
+	certFile := filepath.Join(t.TempDir(), "sim.pem")
 	done := make(chan error, 1)
 	go func() {
 		done <- Run(ctx, []string{"-listen", "127.0.0.1:0", "-replicas", "1", "-log", "off",
-			"-sample-data=false", "-control", "127.0.0.1:0"}, &out, &errOut)
+			"-sample-data=false", "-control", "127.0.0.1:0", "-cert-out", certFile}, &out, &errOut)
 	}()
 	urlRE := regexp.MustCompile(`go-mssqldb: (sqlserver://\S+)`)
 	var urls [][]string
@@ -56,6 +59,9 @@ func TestRun(t *testing.T) {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("banner lacks %q:\n%s", want, out.String())
 		}
+	}
+	if pemBytes, err := os.ReadFile(certFile); err != nil || !strings.Contains(string(pemBytes), "BEGIN CERTIFICATE") {
+		t.Errorf("-cert-out wrote %q, %v", pemBytes, err)
 	}
 	for _, u := range urls {
 		db, err := sql.Open("sqlserver", u[1])

@@ -225,7 +225,9 @@ func TestCancelWaitfor(t *testing.T) {
 func TestLargeResults(t *testing.T) {
 	t.Parallel()
 	c := startCluster(t, Config{})
-	ctx := testCtx(t)
+	// Generous: under -race the bulk load alone takes half a minute.
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
 	db := openDB(t, c.Primary(), nil)
 
 	// Sequential: SQLite has one writer, and a transaction that read before

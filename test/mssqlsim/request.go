@@ -15,6 +15,9 @@ import (
 // ends the connection; SQL errors are sent to the client and are not errors
 // here.
 func (c *conn) handle(ctx context.Context, req *request) error {
+	if ce := c.log.Check(zap.DebugLevel, "request"); ce != nil {
+		ce.Write(zap.Stringer("type", req.typ), zap.Stringer("status", req.status), zap.Int("bytes", len(req.data)), zap.Uint64("attention", req.attnSeq))
+	}
 	if req.typ == tds.PacketAttention {
 		if req.attnSeq > c.attnAcked {
 			// The request had already finished: acknowledge in a message of
@@ -80,11 +83,20 @@ func (c *conn) handle(ctx context.Context, req *request) error {
 	if err != nil {
 		return err
 	}
-	return c.pw.EndMessage()
+	if err := c.pw.EndMessage(); err != nil {
+		return err
+	}
+	if c.attnPending(rctx) {
+		// The acknowledgement is a message of its own, after the cancelled
+		// request's response: tedious reads it so, as SQL Server sends it.
+		b := tds.AppendDone(r.buf[:0], tds.TokenDone, tds.Done{Status: tds.DoneAttn}, c.tdsVersion)
+		return c.pw.WriteMessage(tds.PacketReply, 0, b)
+	}
+	return nil
 }
 
-// attnPending reports, and consumes, an Attention received while the current
-// request ran: the response must end with DONE_ATTN.
+// attnPending reports, and consumes, an Attention that cancelled the request
+// that just ran: its acknowledgement is due.
 func (c *conn) attnPending(rctx context.Context) bool {
 	if seen := c.attnSeen.Load(); seen > c.attnAcked && rctx.Err() != nil {
 		c.attnAcked = seen
@@ -130,7 +142,7 @@ func (c *conn) execBatch(rctx context.Context, r *responder, data []byte) error 
 		if err := c.protocolError(r, "SQL batch", err); err != nil {
 			return err
 		}
-		return r.finishBatch(false)
+		return r.finishBatch()
 	}
 	if t, ok := parseInsertBulk(b.Text); ok {
 		err = c.startBulk(rctx, r, t)
@@ -140,7 +152,7 @@ func (c *conn) execBatch(rctx context.Context, r *responder, data []byte) error 
 	if err := c.execErr(rctx, r, err); err != nil {
 		return err
 	}
-	return r.finishBatch(c.attnPending(rctx))
+	return r.finishBatch()
 }
 
 func (c *conn) execRPC(rctx context.Context, r *responder, data []byte) error {
@@ -149,7 +161,7 @@ func (c *conn) execRPC(rctx context.Context, r *responder, data []byte) error {
 		if err := c.protocolError(r, "remote procedure call (RPC)", err); err != nil {
 			return err
 		}
-		return r.finishBatch(false)
+		return r.finishBatch()
 	}
 	for i := range rpc.Calls {
 		r.inProc, r.sawError = true, false
@@ -165,19 +177,15 @@ func (c *conn) execRPC(rctx context.Context, r *responder, data []byte) error {
 			return err
 		}
 		last := i == len(rpc.Calls)-1
-		if attn := c.attnPending(rctx); attn || rctx.Err() != nil {
-			// Cancelled: end this call, then acknowledge with DONE_ATTN.
-			if err := r.finishProc(false); err != nil {
-				return err
-			}
-			return r.finishBatch(attn)
+		if rctx.Err() != nil {
+			return r.finishProc(true) // cancelled: the rest of the calls do not run
 		}
 		if err := r.finishProc(last); err != nil {
 			return err
 		}
 	}
 	if len(rpc.Calls) == 0 {
-		return r.finishBatch(false)
+		return r.finishBatch()
 	}
 	return nil
 }

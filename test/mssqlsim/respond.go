@@ -185,15 +185,9 @@ func (r *responder) ReturnStatus(v int32) error {
 	return r.send(tds.AppendReturnStatus(r.buf[:0], v))
 }
 
-// finishBatch ends a batch's token stream: the last statement's DONE without
-// DONE_MORE, or a DONE_ATTN acknowledging a cancellation.
-func (r *responder) finishBatch(attn bool) error {
-	if attn {
-		if err := r.flushPending(); err != nil {
-			return err
-		}
-		return r.send(tds.AppendDone(r.buf[:0], tds.TokenDone, tds.Done{Status: tds.DoneAttn}, r.ver))
-	}
+// finishBatch ends a batch's token stream with the last statement's DONE
+// without DONE_MORE (or a DONE of its own when no statement ended).
+func (r *responder) finishBatch() error {
 	if r.hasPending {
 		r.hasPending = false
 		return r.send(tds.AppendDone(r.buf[:0], tds.TokenDone, r.pending, r.ver))

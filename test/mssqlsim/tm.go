@@ -26,7 +26,7 @@ func (c *conn) execTM(rctx context.Context, r *responder, data []byte) error {
 		if err := c.protocolError(r, "transaction manager", err); err != nil {
 			return err
 		}
-		return r.finishBatch(false)
+		return r.finishBatch()
 	}
 	beginAgain := tm.HasFlags && tm.Flags&tds.TMBeginXactFlag != 0
 	var cmd uint16
@@ -58,7 +58,7 @@ func (c *conn) execTM(rctx context.Context, r *responder, data []byte) error {
 		if err := c.tmErr(rctx, r, err); err != nil {
 			return err
 		}
-		return r.finishBatch(c.attnPending(rctx))
+		return r.finishBatch()
 	default:
 		// Distributed transactions (DTC) do not exist here.
 		err = &sqlengine.SQLError{Err: tds.ServerError{Number: 8509, State: 1, Class: 16,
@@ -72,7 +72,7 @@ func (c *conn) execTM(rctx context.Context, r *responder, data []byte) error {
 		d.Status |= tds.DoneError
 	}
 	r.pending, r.hasPending = d, true
-	return r.finishBatch(c.attnPending(rctx))
+	return r.finishBatch()
 }
 
 // tmBegin begins (or nests) a transaction; the outermost one is announced

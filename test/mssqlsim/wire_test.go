@@ -268,37 +268,60 @@ func TestResetConnection(t *testing.T) {
 	}
 }
 
-// TestAttention cancels a running WAITFOR with an Attention (the response
-// ends with DONE_ATTN at once), and acknowledges an Attention that arrives
-// after the response in a message of its own.
+// TestAttention cancels a running WAITFOR with an Attention: the response
+// ends at once and the acknowledgement (DONE_ATTN) follows in a message of
+// its own, as tedious requires. An Attention that arrives after the
+// response is acknowledged the same way.
 func TestAttention(t *testing.T) {
 	t.Parallel()
 	c := startCluster(t, Config{})
-	cl, _ := dialRaw(t, c.Primary(), testLogin(tds.VerTDS74))
-
-	start := time.Now()
-	cl.batch(0, "WAITFOR DELAY '00:00:30'; SELECT 1")
-	time.Sleep(100 * time.Millisecond)
-	cl.send(tds.PacketAttention, 0, nil)
-	toks := cl.read()
-	last := toks[len(toks)-1]
-	if last.Type != tds.TokenDone || last.Done.Status&tds.DoneAttn == 0 {
-		t.Fatalf("response after Attention = %s, want a final DONE_ATTN", summary(toks))
+	tests := []struct {
+		name  string
+		send  func(cl *rawClient)
+		delay time.Duration
+	}{
+		{"batch", func(cl *rawClient) { cl.batch(0, "WAITFOR DELAY '00:00:30'; SELECT 1") }, 100 * time.Millisecond},
+		{"rpc", func(cl *rawClient) {
+			req := &tds.RPCRequest{HasHeaders: true, Headers: tds.AutocommitHeaders(), Calls: []tds.RPCCall{
+				{ProcID: tds.ProcSpExecuteSQL, Params: []tds.Param{{Type: nvarchar, Value: "WAITFOR DELAY '00:00:30'"}}}}}
+			data, err := req.Append(nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			cl.send(tds.PacketRPC, 0, data)
+		}, 100 * time.Millisecond},
+		{"after the response", func(cl *rawClient) { cl.batch(0, "SELECT 1") }, 0},
 	}
-	if d := time.Since(start); d > 5*time.Second {
-		t.Errorf("Attention took %s", d)
-	}
-
-	// Late attention: the request is already answered.
-	cl.batch(0, "SELECT 1")
-	cl.read()
-	cl.send(tds.PacketAttention, 0, nil)
-	if got := summary(cl.read()); got != "DONE(0x0020)" {
-		t.Errorf("late Attention answer = %s, want DONE(0x0020)", got)
-	}
-	cl.batch(0, "SELECT 5")
-	if got := summary(cl.read()); got != "COLMETADATA ROW DONE(0x0010)" {
-		t.Errorf("after Attention the session answers %s", got)
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			cl, _ := dialRaw(t, c.Primary(), testLogin(tds.VerTDS74))
+			start := time.Now()
+			tc.send(cl)
+			if tc.delay == 0 {
+				cl.read() // the whole response first
+			} else {
+				time.Sleep(tc.delay)
+			}
+			cl.send(tds.PacketAttention, 0, nil)
+			if tc.delay != 0 {
+				toks := cl.read()
+				last := toks[len(toks)-1]
+				if (last.Type != tds.TokenDone && last.Type != tds.TokenDoneProc) || last.Done.Status&(tds.DoneMore|tds.DoneAttn) != 0 {
+					t.Fatalf("cancelled request's response = %s, want it to end with a final DONE", summary(toks))
+				}
+			}
+			if got := summary(cl.read()); got != "DONE(0x0020)" {
+				t.Fatalf("attention acknowledgement = %s, want DONE(0x0020) alone", got)
+			}
+			if d := time.Since(start); d > 5*time.Second {
+				t.Errorf("cancel took %s", d)
+			}
+			cl.batch(0, "SELECT 5")
+			if got := summary(cl.read()); got != "COLMETADATA ROW DONE(0x0010)" {
+				t.Errorf("after Attention the session answers %s", got)
+			}
+		})
 	}
 }
 

@@ -9,7 +9,8 @@
 // Output: babelfish/<scenario>.rNN.bin (one reply message payload each,
 // PRELOGIN reply and TLS-encrypted bytes skipped), ndpi/<flow>.rNN.bin
 // (server replies in the nDPI capture), rpc/<source>.NN.bin (RPC request
-// payloads, packet headers stripped and messages reassembled).
+// payloads) and bulk/<source>.NN.bin (bulk load payloads), packet headers
+// stripped and messages reassembled.
 package main
 
 import (
@@ -92,11 +93,15 @@ func babelfish(src string) {
 			write("babelfish", fmt.Sprintf("%s.r%02d.bin", base, k), m.data)
 		}
 		c, _ := os.ReadFile(filepath.Join(src, "babelfish", base+".c2s.bin"))
-		k = 0
+		k, kb := 0, 0
 		for _, m := range messages(c) {
-			if m.typ == 0x03 {
+			switch m.typ {
+			case 0x03:
 				k++
 				write("rpc", fmt.Sprintf("babelfish-%s.%02d.bin", base, k), m.data)
+			case 0x07:
+				kb++
+				write("bulk", fmt.Sprintf("babelfish-%s.%02d.bin", base, kb), m.data)
 			}
 		}
 	}

@@ -11,7 +11,6 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
-
 )
 
 // DB is one simulated SQL Server instance: a set of databases, each one
@@ -24,12 +23,13 @@ type DB struct {
 	temp bool // dir is ours to remove
 
 	mu        sync.Mutex
-	databases []dbInfo          // in creation order; [0] is master
-	schemas   map[string]bool   // lower-case schema names known in any database
-	batches   map[string]*batch // parsed batch cache, by text
+	databases []dbInfo        // in creation order; [0] is master
+	schemas   map[string]bool // lower-case schema names known in any database
 	closed    bool
 	apply     driver.Conn // replica: connection used by Apply
 
+	batches  sync.Map      // text → *batch: the parsed batch cache
+	nBatches atomic.Int64  // entries in batches
 	gen      atomic.Uint64 // schema generation, bumped by every DDL
 	primary  atomic.Bool
 	health   atomic.Pointer[HealthInfo]
@@ -77,7 +77,7 @@ func Open(opts Options) (*DB, error) {
 		opts.ServerName = "MSSQLSIM"
 	}
 	db := &DB{opts: opts, dir: opts.Dir, schemas: map[string]bool{"dbo": true, "sys": true, "information_schema": true, "guest": true},
-		batches: map[string]*batch{}, sessions: map[*Session]bool{}}
+		sessions: map[*Session]bool{}}
 	if db.dir == "" {
 		d, err := os.MkdirTemp("", "mssqlsim-*")
 		if err != nil {
@@ -337,23 +337,19 @@ const sqliteVersion = "3"
 
 // parse returns the parsed form of a batch, from the cache when possible.
 func (db *DB) parse(text string) ([]*stmt, error) {
-	db.mu.Lock()
-	b, ok := db.batches[text]
-	db.mu.Unlock()
-	if ok {
-		return b.stmts, b.err
+	if b, ok := db.batches.Load(text); ok {
+		return b.(*batch).stmts, b.(*batch).err
 	}
 	toks, err := lex(text)
 	var stmts []*stmt
 	if err == nil {
 		stmts, err = parseBatch(toks)
 	}
-	db.mu.Lock()
-	if len(db.batches) >= maxCachedBatches {
-		db.batches = map[string]*batch{}
+	if db.nBatches.Add(1) > maxCachedBatches {
+		db.batches.Clear()
+		db.nBatches.Store(1)
 	}
-	db.batches[text] = &batch{stmts: stmts, err: err}
-	db.mu.Unlock()
+	db.batches.Store(text, &batch{stmts: stmts, err: err})
 	return stmts, err
 }
 

@@ -51,7 +51,9 @@ func (s *Session) ExecBatch(ctx context.Context, sql string, params []Param, w R
 	if s.closed {
 		return errClosed
 	}
-	s.vars = map[string]*variable{}
+	if len(s.vars) > 0 {
+		s.vars = map[string]*variable{}
+	}
 	for _, p := range params {
 		t := typeFromTypeInfo(p.Type)
 		v, err := bindValue(p.Value, t)

@@ -62,29 +62,33 @@ func (ex *execCtx) exec(st *stmt) (flow, error) {
 }
 
 // translate returns the (cached) translation of a statement's tokens.
-func (ex *execCtx) translate(st *stmt, toks []token, key string) (*translation, error) {
+func (ex *execCtx) translate(st *stmt, toks []token, kind string) (*translation, error) {
 	s := ex.s
-	sig := s.varSig(toks)
-	k := key + "\x00" + s.curDB + "\x00" + sig
+	key := trKey{kind: kind, db: s.curDB, sig: s.varSig(toks)}
 	gen := s.db.gen.Load()
+	if e := st.last.Load(); e != nil && e.key == key && e.tr.gen == gen {
+		return e.tr, nil
+	}
 	st.mu.Lock()
-	tr := st.tr[k]
+	tr := st.tr[key]
 	st.mu.Unlock()
 	if tr != nil && tr.gen == gen {
+		st.last.Store(&trEntry{key: key, tr: tr})
 		return tr, nil
 	}
 	tr, err := s.buildTranslation(toks)
 	if err != nil {
 		return nil, err
 	}
-	tr.gen, tr.varSig = gen, sig
+	tr.gen, tr.varSig = gen, key.sig
 	if !tr.target.isTemp() {
 		st.mu.Lock()
 		if st.tr == nil {
-			st.tr = map[string]*translation{}
+			st.tr = map[trKey]*translation{}
 		}
-		st.tr[k] = tr
+		st.tr[key] = tr
 		st.mu.Unlock()
+		st.last.Store(&trEntry{key: key, tr: tr})
 	}
 	return tr, nil
 }
@@ -92,6 +96,9 @@ func (ex *execCtx) translate(st *stmt, toks []token, key string) (*translation, 
 // varSig describes the types of the variables a statement references; a
 // translation is valid only for the same types.
 func (s *Session) varSig(toks []token) string {
+	if len(s.vars) == 0 {
+		return ""
+	}
 	var b []byte
 	for _, t := range toks {
 		if t.kind == tkVar {
@@ -128,10 +135,6 @@ func (s *Session) buildTranslation(toks []token) (*translation, error) {
 			break
 		}
 	}
-	if sel >= 0 {
-		toks = rewriteAliasEquals(toks, sel)
-	}
-	tr.toks = toks
 	// pre-scan tables so column types resolve (FROM comes after the list)
 	pre := newTranslator(s, toks)
 	if err := pre.translateRange(0, len(toks)); err != nil {
@@ -143,6 +146,8 @@ func (s *Session) buildTranslation(toks []token) (*translation, error) {
 		if into := findInto(toks, sel); into > 0 {
 			return s.selectInto(toks, sel, into)
 		}
+		toks = rewriteSelectList(toks, sel)
+		tr.toks = toks
 	}
 	tr.tables = nil
 	if err := tr.translateRange(0, len(toks)); err != nil {
@@ -167,7 +172,11 @@ func (s *Session) buildTranslation(toks []token) (*translation, error) {
 			}
 			row[i] = it.literal
 		}
-		out.constRow = row
+		if row != nil {
+			if err := out.prepareConst(row); err != nil {
+				return nil, err
+			}
+		}
 	}
 	return out, nil
 }
@@ -334,26 +343,10 @@ func (ex *execCtx) readOnlyError() error {
 
 // sendConst answers a constant SELECT without SQLite.
 func (ex *execCtx) sendConst(tr *translation) error {
-	cols := make([]tds.Column, len(tr.items))
-	for i, it := range tr.items {
-		name := it.name
-		if it.noName {
-			name = ""
-		}
-		cols[i] = tds.Column{Flags: tds.ColNullable, Type: it.typ.typeInfo(), Name: name}
-	}
-	row := make([]any, len(tr.constRow))
-	for i, v := range tr.constRow {
-		w, err := wireValue(v, tr.items[i].typ)
-		if err != nil {
-			return err
-		}
-		row[i] = w
-	}
-	if err := ex.w.Columns(cols); err != nil {
+	if err := ex.w.Columns(tr.constCols); err != nil {
 		return &writerError{err}
 	}
-	if err := ex.w.Row(row); err != nil {
+	if err := ex.w.Row(tr.constWire); err != nil {
 		return &writerError{err}
 	}
 	ex.s.rowCount = 1
@@ -589,4 +582,24 @@ func (ex *execCtx) scalar(st *stmt, toks []token) (any, error) {
 		return nil, nil
 	}
 	return normalize(dest[0]), nil
+}
+
+// prepareConst precomputes the columns and wire values of a constant SELECT.
+func (tr *translation) prepareConst(row []any) error {
+	cols := make([]tds.Column, len(tr.items))
+	wire := make([]any, len(row))
+	for i, it := range tr.items {
+		name := it.name
+		if it.noName {
+			name = ""
+		}
+		cols[i] = tds.Column{Flags: tds.ColNullable, Type: it.typ.typeInfo(), Name: name}
+		w, err := wireValue(row[i], it.typ)
+		if err != nil {
+			return err
+		}
+		wire[i] = w
+	}
+	tr.constRow, tr.constCols, tr.constWire = row, cols, wire
+	return nil
 }

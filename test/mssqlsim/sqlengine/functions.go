@@ -38,13 +38,13 @@ func registerFunctions() error {
 		n  int32
 		fn scalarFn
 	}{
-		"tsql_nz":        {1, fnNZ},
-		"tsql_cast":      {-1, fnCast(false)},
-		"tsql_trycast":   {-1, fnCast(true)},
-		"tsql_len":       {1, strFn(func(s string) any { return int64(utf8.RuneCountInString(strings.TrimRight(s, " "))) })},
+		"tsql_nz":         {1, fnNZ},
+		"tsql_cast":       {-1, fnCast(false)},
+		"tsql_trycast":    {-1, fnCast(true)},
+		"tsql_len":        {1, strFn(func(s string) any { return int64(utf8.RuneCountInString(strings.TrimRight(s, " "))) })},
 		"tsql_datalength": {1, fnDataLength},
-		"tsql_upper":     {1, strFn(func(s string) any { return strings.ToUpper(s) })},
-		"tsql_lower":     {1, strFn(func(s string) any { return strings.ToLower(s) })},
+		"tsql_upper":      {1, strFn(func(s string) any { return strings.ToUpper(s) })},
+		"tsql_lower":      {1, strFn(func(s string) any { return strings.ToLower(s) })},
 		"tsql_reverse": {1, strFn(func(s string) any {
 			r := []rune(s)
 			for i, j := 0, len(r)-1; i < j; i, j = i+1, j-1 {

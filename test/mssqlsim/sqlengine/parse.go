@@ -2,6 +2,7 @@ package sqlengine
 
 import (
 	"sync"
+	"sync/atomic"
 )
 
 // stmtKind is the kind of one T-SQL statement.
@@ -60,8 +61,19 @@ type stmt struct {
 	body  []*stmt // BEGIN...END block, TRY block
 	catch []*stmt // CATCH block
 
-	mu sync.Mutex
-	tr map[string]*translation // by database name
+	mu   sync.Mutex
+	tr   map[trKey]*translation  // by database and variable types
+	last atomic.Pointer[trEntry] // the last translation used (fast path)
+}
+
+// trKey identifies a translation of a statement.
+type trKey struct {
+	kind, db, sig string
+}
+
+type trEntry struct {
+	key trKey
+	tr  *translation
 }
 
 // statement starters: a word that begins a new statement when it appears at
@@ -466,6 +478,12 @@ func (p *parser) continues(kind stmtKind, t token, seenSet, seenSelect, seenValu
 	case "DELETE", "UPDATE":
 		if prev.is("ON") {
 			return true
+		}
+	case "IF":
+		// DROP TABLE IF EXISTS, DROP VIEW IF EXISTS, ...
+		switch prev.up {
+		case "TABLE", "VIEW", "INDEX", "PROC", "PROCEDURE", "FUNCTION", "SCHEMA", "TRIGGER", "DATABASE":
+			return (kind == skDropTable || kind == skDropOther) && prev.kind == tkWord
 		}
 	case "WITH":
 		// WITH only starts a statement at its beginning (a CTE must follow a

@@ -21,12 +21,12 @@ import (
 type changeOp uint8
 
 const (
-	opInsert changeOp = iota + 1 // row: schema, table, rowid, values
-	opDelete                     // row: schema, table, rowid
-	opDDL                        // sql, run as is
-	opCreateDatabase             // sql = database name
-	opSavepoint                  // marker, never replicated
-	opStmtMark                   // marker, never replicated
+	opInsert         changeOp = iota + 1 // row: schema, table, rowid, values
+	opDelete                             // row: schema, table, rowid
+	opDDL                                // sql, run as is
+	opCreateDatabase                     // sql = database name
+	opSavepoint                          // marker, never replicated
+	opStmtMark                           // marker, never replicated
 )
 
 // change is one replicated change.

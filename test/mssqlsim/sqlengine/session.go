@@ -85,8 +85,8 @@ type preparedStmt struct {
 }
 
 type colInfo struct {
-	name  string
-	typ   sqlType
+	name     string
+	typ      sqlType
 	typed    bool
 	pk       bool
 	identity bool // INTEGER PRIMARY KEY: an IDENTITY column

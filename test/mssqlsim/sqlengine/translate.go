@@ -2,6 +2,8 @@ package sqlengine
 
 import (
 	"fmt"
+
+	"github.com/tdsproxy/tdsproxy/tds"
 	"strconv"
 	"strings"
 )
@@ -10,17 +12,19 @@ import (
 // needs to bind and type its results. Translations are cached per statement
 // and database and are immutable.
 type translation struct {
-	sql      string
-	vars     []string  // @variables/parameters referenced (lower case, with '@')
-	specials []string  // session values bound as @__name (e.g. "__spid")
-	items    []selItem // top-level select list (SELECT statements)
-	hasStar  bool
-	assign   []string // SELECT @a = ..., one variable per column; nil if not an assignment
-	target   tableRef // INSERT/UPDATE/DELETE target
-	gen      uint64   // schema generation the translation was made for
-	varSig   string   // types of the variables it was made for
-	constRow []any    // non-nil: a constant SELECT answered without SQLite
-	typed    []sqlType
+	sql       string
+	vars      []string  // @variables/parameters referenced (lower case, with '@')
+	specials  []string  // session values bound as @__name (e.g. "__spid")
+	items     []selItem // top-level select list (SELECT statements)
+	hasStar   bool
+	assign    []string // SELECT @a = ..., one variable per column; nil if not an assignment
+	target    tableRef // INSERT/UPDATE/DELETE target
+	gen       uint64   // schema generation the translation was made for
+	varSig    string   // types of the variables it was made for
+	constRow  []any    // non-nil: a constant SELECT answered without SQLite
+	constCols []tds.Column
+	constWire []any // constRow as wire values (shared: writers must not keep it)
+	typed     []sqlType
 }
 
 // selItem describes one select-list item.

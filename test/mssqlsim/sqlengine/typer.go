@@ -431,9 +431,10 @@ func selectList(toks []token, lo, hi int) (int, int) {
 	return k, end
 }
 
-// rewriteAliasEquals turns "SELECT alias = expr" items into "expr AS alias"
-// (SQLite has no such form); "@var = expr" stays (assignment).
-func rewriteAliasEquals(toks []token, sel int) []token {
+// rewriteSelectList turns "SELECT alias = expr" items into "expr AS alias"
+// (SQLite has no such form) and drops the "@var =" of assignments (the
+// executor assigns the values).
+func rewriteSelectList(toks []token, sel int) []token {
 	k, end := selectList(toks, sel, len(toks))
 	var out []token
 	changed := false
@@ -441,6 +442,11 @@ func rewriteAliasEquals(toks []token, sel int) []token {
 		b, e := a[0], a[1]
 		if n > 0 {
 			out = append(out, token{kind: tkOp, text: ","})
+		}
+		if e-b >= 3 && toks[b+1].isOp("=") && toks[b].kind == tkVar {
+			out = append(out, toks[b+2:e]...)
+			changed = true
+			continue
 		}
 		if e-b >= 3 && toks[b+1].isOp("=") && toks[b].isIdent() {
 			out = append(out, toks[b+2:e]...)

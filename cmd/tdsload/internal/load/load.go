@@ -7,6 +7,7 @@ package load
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"errors"
 	"fmt"
 	"math"
@@ -129,20 +130,12 @@ func Run(ctx context.Context, db *sql.DB, o Options) (Result, error) {
 	}
 
 	if o.Warmup > 0 {
-		wctx, cancel := context.WithTimeout(ctx, o.Warmup)
-		phase(wctx, conns, o.Query, 0, nil)
-		cancel()
+		phase(ctx, db, conns, o.Query, 0, o.Warmup, nil)
 		if ctx.Err() != nil {
 			return Result{}, ctx.Err()
 		}
 	}
 
-	mctx := ctx
-	if o.Duration > 0 {
-		var cancel context.CancelFunc
-		mctx, cancel = context.WithTimeout(ctx, o.Duration)
-		defer cancel()
-	}
 	var cpu0 time.Duration
 	if o.CPU != nil {
 		c, err := o.CPU()
@@ -153,7 +146,7 @@ func Run(ctx context.Context, db *sql.DB, o Options) (Result, error) {
 	}
 	rec := &recorder{}
 	start := time.Now()
-	phase(mctx, conns, o.Query, o.Count, rec)
+	phase(ctx, db, conns, o.Query, o.Count, o.Duration, rec)
 	res := rec.result(time.Since(start))
 	res.Conns = o.Conns
 	if o.CPU != nil {
@@ -169,31 +162,48 @@ func Run(ctx context.Context, db *sql.DB, o Options) (Result, error) {
 	return res, nil
 }
 
-// phase runs the query on every connection until ctx ends or count
-// requests (if positive) have been claimed; rec (if not nil) records them.
-func phase(ctx context.Context, conns []*sql.Conn, query string, count int64, rec *recorder) {
+// phase runs the query on every connection until d (if positive) has
+// passed, count requests (if positive) have been claimed, or ctx ends; rec
+// (if not nil) records them. The deadline is checked between requests, so
+// no request is cancelled mid-flight (which would send an Attention and
+// measure cancellation, not queries). A connection that goes bad is
+// replaced from db; if that fails, its worker stops.
+func phase(ctx context.Context, db *sql.DB, conns []*sql.Conn, query string, count int64, d time.Duration, rec *recorder) {
+	var stop atomic.Bool
+	if d > 0 {
+		t := time.AfterFunc(d, func() { stop.Store(true) })
+		defer t.Stop()
+	}
 	var claimed atomic.Int64
 	var wg sync.WaitGroup
-	for _, c := range conns {
+	for i := range conns {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			var local []time.Duration
 			var st workerStats
-			for ctx.Err() == nil {
+			for !stop.Load() && ctx.Err() == nil {
 				if count > 0 && claimed.Add(1) > count {
 					break
 				}
 				t0 := time.Now()
-				rows, bytes, err := query1(ctx, c, query)
-				d := time.Since(t0)
+				rows, bytes, err := query1(ctx, conns[i], query)
+				el := time.Since(t0)
 				if err != nil {
 					if ctx.Err() != nil {
-						break // cut off by the deadline: not a server error
+						break // cancelled by the user: not a server error
 					}
 					st.errors++
 					if st.firstErr == nil {
 						st.firstErr = err
+					}
+					if errors.Is(err, driver.ErrBadConn) || errors.Is(err, sql.ErrConnDone) {
+						_ = conns[i].Close()
+						c, err := db.Conn(ctx)
+						if err != nil {
+							break
+						}
+						conns[i] = c
 					}
 					continue
 				}
@@ -201,7 +211,7 @@ func phase(ctx context.Context, conns []*sql.Conn, query string, count int64, re
 				st.rows += rows
 				st.bytes += bytes
 				if rec != nil && len(local) < maxSamples/len(conns) {
-					local = append(local, d)
+					local = append(local, el)
 				}
 			}
 			if rec != nil {

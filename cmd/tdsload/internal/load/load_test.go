@@ -116,6 +116,9 @@ func (c *fakeConn) QueryContext(ctx context.Context, query string, _ []driver.Na
 	case <-ctx.Done():
 		return nil, ctx.Err()
 	}
+	if query == "flaky" && c.d.queries.Load()%5 == 0 {
+		return nil, driver.ErrBadConn
+	}
 	if query == "fail" {
 		return nil, errors.New("mssql: Invalid object name 'nope'")
 	}
@@ -257,5 +260,23 @@ func TestPrintTableHidesDSN(t *testing.T) {
 		if !strings.Contains(out, w) {
 			t.Errorf("table lacks %q:\n%s", w, out)
 		}
+	}
+}
+
+// TestRunReplacesBadConnections guards against a dead connection turning
+// into millions of instant errors: the worker opens a new one.
+func TestRunReplacesBadConnections(t *testing.T) {
+	t.Parallel()
+	d := &fakeDriver{rows: 1, width: 1}
+	db := openFake(t, d)
+	res, err := Run(context.Background(), db, Options{Conns: 1, Count: 20, Duration: time.Minute, Query: "flaky"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Errors != 4 || res.Requests != 16 {
+		t.Errorf("requests/errors = %d/%d, want 16/4", res.Requests, res.Errors)
+	}
+	if d.opened.Load() != 5 {
+		t.Errorf("driver opened %d connections, want 1 + 4 replacements", d.opened.Load())
 	}
 }

@@ -1,0 +1,342 @@
+package policy
+
+import "strings"
+
+// builtinRowsetFuncs are table-valued functions of the engine that read no
+// user object by themselves.
+var builtinRowsetFuncs = map[string]bool{
+	"openjson": true, "string_split": true, "generate_series": true, "openxml": true,
+}
+
+// tableArgFuncs are rowset functions whose first argument is a table.
+var tableArgFuncs = map[string]bool{
+	"semantickeyphrasetable": true, "semanticsimilaritytable": true,
+	"semanticsimilaritydetailstable": true,
+}
+
+// tableSource reads one table source after FROM, JOIN, APPLY, USING or ','.
+func (p *parser) tableSource(s *scope) {
+	t := p.tok(p.pos)
+	switch {
+	case t.kind == TokLParen: // derived table
+		before := len(s.b.st.Accesses)
+		p.paren(s)
+		p.derivedAlias(s, s.b.st.Accesses[before:])
+		return
+	case t.kind == TokOperator && p.text(p.pos) == "::": // FROM ::fn_…(): a system function
+		s.b.unknown("FROM ::function")
+		p.pos++
+		return
+	case t.kind == TokVariable:
+		p.pos++
+		p.alias(s, Object{}, false)
+		return
+	case t.kind != TokWord && t.kind != TokBracketIdent && t.kind != TokQuotedIdent &&
+		t.kind != TokTempName && t.kind != TokGlobalTempName:
+		return
+	}
+	switch t.kw {
+	case kwOpenrowset, kwOpendatasource, kwOpenquery:
+		s.b.add(KindOpenRowset, nil)
+		p.pos++
+		if p.tok(p.pos).kind == TokLParen { // arguments are provider strings and options
+			p.skipToClose(p.pos)
+		}
+		return
+	case kwContainstable, kwFreetexttable, kwChangetable:
+		p.pos++
+		if p.tok(p.pos).kind != TokLParen {
+			return
+		}
+		open := p.pos
+		p.pos++
+		if strings.EqualFold(p.text(p.pos), "changes") {
+			p.pos++
+		}
+		if o, st := p.name(); st == nameOK {
+			s.b.addObj(KindSelect, o)
+		}
+		p.walk(&scope{b: s.b, nested: true})
+		if p.tok(p.pos).kind == TokRParen {
+			p.pos++
+		} else {
+			s.b.unknown("unclosed " + kwInfos[t.kw].name)
+			p.skipToClose(open)
+		}
+		p.alias(s, Object{}, false)
+		return
+	}
+	o, st := p.name()
+	switch st {
+	case nameNone:
+		return
+	case nameBad:
+		s.b.unknown("table name the classifier does not understand")
+		return
+	}
+	if p.tok(p.pos).kind == TokLParen { // table-valued function
+		if o.Schema == "" && o.Database == "" && o.Server == "" {
+			switch lname := strings.ToLower(o.Name); {
+			case tableArgFuncs[lname]:
+				open := p.pos
+				p.pos++
+				if t, st := p.name(); st == nameOK {
+					s.b.addObj(KindSelect, t)
+				} else {
+					s.b.unknown(strings.ToUpper(lname) + " without a table the classifier understands")
+				}
+				p.walk(&scope{b: s.b, nested: true})
+				if p.tok(p.pos).kind == TokRParen {
+					p.pos++
+				} else {
+					s.b.unknown("unclosed " + strings.ToUpper(lname))
+					p.skipToClose(open)
+				}
+				p.alias(s, Object{}, false)
+				return
+			case lname == "predict":
+				s.b.unknown("PREDICT reads a table named inside its arguments")
+			}
+		}
+		if o.Schema == "" && o.Database == "" && builtinRowsetFuncs[strings.ToLower(o.Name)] {
+			p.paren(s)
+			p.alias(s, Object{}, false)
+			return
+		}
+		s.b.addObj(KindSelect, o)
+		p.paren(s)
+		p.alias(s, o, true)
+		return
+	}
+	if !p.isCTE(o) {
+		s.b.addObj(KindSelect, o)
+	}
+	p.alias(s, o, true)
+}
+
+func (p *parser) isCTE(o Object) bool {
+	if o.Schema != "" || o.Database != "" || o.Server != "" || o.Temp {
+		return false
+	}
+	for _, c := range p.ctes {
+		if strings.EqualFold(c.name, o.Name) {
+			return true
+		}
+	}
+	return false
+}
+
+// aliasable reports whether token i can be a table alias.
+func (p *parser) aliasable(i int) bool {
+	t := p.tok(i)
+	switch t.kind {
+	case TokBracketIdent, TokQuotedIdent:
+		return !t.bad
+	case TokWord:
+		switch t.kw {
+		case kwNone, kwValue, kwLogin, kwPassword, kwSecret, kwPeriod, kwWork, kwAtomic,
+			kwMaster, kwSymmetric, kwAsymmetric, kwCertificate, kwCredential, kwDialog,
+			kwConversation, kwTry, kwCatch, kwTies, kwAt, kwMatched:
+			return true
+		}
+	}
+	return false
+}
+
+// alias consumes an optional [AS] alias after a table source and remembers
+// it for resolving UPDATE/DELETE targets.
+func (p *parser) alias(s *scope, obj Object, named bool) {
+	i := p.pos
+	if p.kwAt(i) == kwAs {
+		i++
+	}
+	if !p.aliasable(i) {
+		return
+	}
+	p.pos = i + 1
+	if named && !s.nested {
+		s.b.aliases = append(s.b.aliases, alias{name: unquoteIdent(p.text(i)), obj: obj})
+	}
+}
+
+// derivedAlias records the alias of a derived table with the objects it
+// reads, so that UPDATE/DELETE through the alias count as writes to them.
+func (p *parser) derivedAlias(s *scope, accesses []Access) {
+	i := p.pos
+	if p.kwAt(i) == kwAs {
+		i++
+	}
+	if !p.aliasable(i) {
+		return
+	}
+	p.pos = i + 1
+	if s.nested {
+		return
+	}
+	a := alias{name: unquoteIdent(p.text(i)), derived: true}
+	for _, acc := range accesses {
+		if acc.Object != nil && acc.Action == KindSelect {
+			a.reads = append(a.reads, *acc.Object)
+		}
+	}
+	s.b.aliases = append(s.b.aliases, a)
+}
+
+// into handles INTO: the target of SELECT … INTO, or of OUTPUT … INTO.
+func (p *parser) into(s *scope) {
+	if p.tok(p.pos).kind == TokVariable {
+		p.pos++
+		return
+	}
+	b := s.b
+	switch {
+	case b.st.Kind == KindSelect && !s.nested && !b.intoSeen:
+		o, st := p.name()
+		if st != nameOK {
+			b.unknown("SELECT INTO without a target name")
+			return
+		}
+		b.intoSeen = true
+		b.st.Kind = KindSelectInto
+		b.addObj(KindSelectInto, o)
+	case b.st.Kind == KindInsert || b.st.Kind == KindUpdate || b.st.Kind == KindDelete || b.st.Kind == KindMerge:
+		o, st := p.name()
+		if st != nameOK {
+			b.unknown("OUTPUT INTO without a target name")
+			return
+		}
+		b.addObj(KindInsert, o)
+	}
+}
+
+// methodNames are methods of xml, spatial and hierarchyid values, which look
+// like two-part function names (col.value(…)).
+var methodNames = map[string]bool{
+	"value": true, "query": true, "exist": true, "nodes": true, "modify": true,
+	"tostring": true, "getancestor": true, "getlevel": true, "isdescendantof": true,
+	"getdescendant": true, "getreparentedvalue": true, "stastext": true, "stdistance": true,
+	"stintersects": true, "stcontains": true, "stwithin": true, "stbuffer": true,
+	"starea": true, "stlength": true, "stx": true, "sty": true, "lat": true, "long": true,
+	"astextzm": true, "stsrid": true, "write": true, "stequals": true, "stnumpoints": true,
+}
+
+// word handles an identifier in an expression: a qualified name followed by
+// '(' calls a user-defined function, which is a read of that object.
+func (p *parser) word(s *scope) {
+	start := p.pos
+	o, st := p.name()
+	if st != nameOK || p.pos == start {
+		if p.pos == start {
+			p.pos++
+		}
+		return
+	}
+	if p.tok(p.pos).kind == TokLParen && (o.Schema != "" || o.Database != "" || o.Server != "") &&
+		!methodNames[strings.ToLower(o.Name)] {
+		s.b.addObj(KindSelect, o)
+	}
+}
+
+type nameStatus uint8
+
+const (
+	nameNone nameStatus = iota // no name here
+	nameOK
+	nameBad // a name the classifier must not trust (non-ASCII, too many parts)
+)
+
+func (p *parser) isNamePart(i int) bool {
+	t := p.tok(i)
+	switch t.kind {
+	case TokBracketIdent, TokQuotedIdent, TokTempName, TokGlobalTempName:
+		return true
+	case TokWord:
+		return !t.kw.reserved()
+	}
+	return false
+}
+
+// name parses a multi-part name (up to server.database.schema.object, with
+// empty parts as in db..t) at p.pos.
+func (p *parser) name() (Object, nameStatus) {
+	if !p.isNamePart(p.pos) {
+		return Object{}, nameNone
+	}
+	var parts [4]string
+	n := 0
+	bad := false
+	temp := false
+	for {
+		t := p.tok(p.pos)
+		if n == len(parts) {
+			return Object{}, nameBad
+		}
+		if p.isNamePart(p.pos) {
+			parts[n] = unquoteIdent(p.src[t.start:t.end])
+			bad = bad || t.bad
+			temp = t.kind == TokTempName || t.kind == TokGlobalTempName
+			p.pos++
+		} else {
+			parts[n] = "" // db..table
+		}
+		n++
+		if p.tok(p.pos).kind != TokDot {
+			break
+		}
+		if !p.isNamePart(p.pos+1) && p.tok(p.pos+1).kind != TokDot {
+			break // alias.* or a trailing dot: stop before the dot
+		}
+		p.pos++
+	}
+	if bad {
+		return Object{}, nameBad
+	}
+	var o Object
+	switch n {
+	case 1:
+		o.Name = parts[0]
+	case 2:
+		o.Schema, o.Name = parts[0], parts[1]
+	case 3:
+		o.Database, o.Schema, o.Name = parts[0], parts[1], parts[2]
+	case 4:
+		o.Server, o.Database, o.Schema, o.Name = parts[0], parts[1], parts[2], parts[3]
+	}
+	o.Temp = temp
+	if o.Name == "" {
+		return Object{}, nameBad
+	}
+	return o, nameOK
+}
+
+// unquoteIdent removes [] or "" quoting from an identifier.
+func unquoteIdent(s string) string {
+	if len(s) >= 2 {
+		switch {
+		case s[0] == '[' && s[len(s)-1] == ']':
+			return strings.ReplaceAll(s[1:len(s)-1], "]]", "]")
+		case s[0] == '"' && s[len(s)-1] == '"':
+			return strings.ReplaceAll(s[1:len(s)-1], `""`, `"`)
+		}
+	}
+	return s
+}
+
+// stringLiteral decodes a '…' or N'…' token; ok is false for other tokens.
+func stringLiteral(t stok, src string) (string, bool) {
+	if t.bad {
+		return "", false
+	}
+	s := src[t.start:t.end]
+	switch t.kind {
+	case TokNString:
+		s = s[1:]
+	case TokString:
+	default:
+		return "", false
+	}
+	if len(s) < 2 {
+		return "", false
+	}
+	return strings.ReplaceAll(s[1:len(s)-1], "''", "'"), true
+}
