@@ -1,7 +1,10 @@
 package policy
 
 import (
+	"bytes"
+	"errors"
 	"fmt"
+	"io"
 	"os"
 	"regexp"
 	"sort"
@@ -92,8 +95,14 @@ func Compile(srcs ...Source) (*Policy, error) {
 		c.file = src.Name
 		c.pol.Files = append(c.pol.Files, src.Name)
 		var doc yaml.Node
-		if err := yaml.Unmarshal(src.Data, &doc); err != nil {
+		dec := yaml.NewDecoder(bytes.NewReader(src.Data))
+		if err := dec.Decode(&doc); err != nil && !errors.Is(err, io.EOF) {
 			c.problem(yamlErrLine(err), 0, "YAML syntax: "+yamlErrMsg(err), "check indentation and quoting")
+			continue
+		}
+		var extra yaml.Node
+		if err := dec.Decode(&extra); err == nil {
+			c.problem(extra.Line, 0, "more than one YAML document in the file", "put each policy in its own file, or remove the '---'")
 			continue
 		}
 		if len(doc.Content) == 0 {

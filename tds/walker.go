@@ -344,34 +344,84 @@ func (w *Walker) emit() error {
 	return w.h(&w.ev)
 }
 
-// feedRow walks row values; it consumes as much of p as the row needs.
+// feedRow walks row values; it consumes as much of p as the row needs, and
+// goes on with the rows that follow while they are whole in p (the hot
+// path: no per-token dispatch, lengths read straight from p).
 func (w *Walker) feedRow(p []byte) (int, error) {
 	used := 0
-	for w.col < len(w.cols) {
-		if w.nbc && w.bitmap[w.col>>3]&(1<<(w.col&7)) != 0 {
-			w.col++
-			continue
-		}
-		k := w.kinds[w.col]
-		if w.v.phase == vStart {
-			if n, ok := fastLen(k, p[used:]); ok {
-				used += n
-				w.col++
+	kinds := w.kinds
+	for {
+		col := w.col
+		for col < len(kinds) {
+			if w.nbc && w.bitmap[col>>3]&(1<<(col&7)) != 0 {
+				col++
 				continue
 			}
+			if w.v.phase == vStart {
+				k := kinds[col]
+				q := p[used:]
+				n, ok := 0, false
+				switch k.kind {
+				case kFixed:
+					n, ok = k.size, len(q) >= k.size
+				case kLen1:
+					if len(q) > 0 {
+						n = 1 + int(q[0])
+						ok = len(q) >= n
+					}
+				case kLen2:
+					if len(q) > 1 {
+						if l := int(q[0]) | int(q[1])<<8; l == 0xFFFF {
+							n, ok = 2, true
+						} else {
+							n = 2 + l
+							ok = len(q) >= n
+						}
+					}
+				default:
+					n, ok = fastLen(k, q)
+				}
+				if ok {
+					used += n
+					col++
+					continue
+				}
+			}
+			w.col = col
+			n, done, err := w.stepValue(kinds[col], p[used:])
+			used += n
+			if err != nil {
+				return used, w.wrap(err)
+			}
+			if !done {
+				return used, nil
+			}
+			col++
 		}
-		n, done, err := w.stepValue(k, p[used:])
-		used += n
-		if err != nil {
-			return used, w.wrap(err)
-		}
-		if !done {
+		w.col = col
+		w.state = wsToken
+		if used >= len(p) {
 			return used, nil
 		}
-		w.col++
+		switch TokenType(p[used]) {
+		case TokenRow:
+			w.nbc = false
+		case TokenNBCRow:
+			bm := len(w.bitmap)
+			if len(p)-used-1 < bm {
+				return used, nil // let startToken carry the bitmap over
+			}
+			copy(w.bitmap, p[used+1:used+1+bm])
+			w.nbc = true
+			used += bm
+		default:
+			return used, nil
+		}
+		used++
+		w.rows++
+		w.col = 0
+		w.state = wsRow
 	}
-	w.state = wsToken
-	return used, nil
 }
 
 func (w *Walker) feedRetVal(p []byte) (int, error) {
