@@ -259,7 +259,9 @@ func TestRenderRejectsBadValues(t *testing.T) {
 		want string
 	}{
 		{"no primary", nil, "set primary"},
-		{"bad mode", []string{"--set", "primary=sql:1433", "--set", "mode=daemonset"}, "mode must be service or sidecar"},
+		{"bad mode", []string{"--set", "primary=sql:1433", "--set", "mode=daemonset"}, "mode"},
+		{"port not a number", []string{"--set", "primary=sql:1433", "--set", "port=abc"}, "port"},
+		{"replica without port", []string{"--set", "primary=sql:1433", "--set", "replicas={sql2}"}, "replicas"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -15,7 +15,7 @@ import (
 // flag's usage names its environment variable; its default is the built-in
 // default, so `tdsproxy serve --help` lists every setting.
 func RegisterFlags(fs *pflag.FlagSet) {
-	fs.String(ConfigFlag, "", "YAML configuration file; flags beat "+EnvPrefix+"_* env vars, which beat the file [env "+configEnv()+"]")
+	fs.String(ConfigFlag, "", "YAML configuration `FILE`; flags beat "+EnvPrefix+"_* env vars, which beat the file [env "+configEnv()+"]")
 	for _, st := range settings {
 		name := st.flagName()
 		usage := st.usage

@@ -147,6 +147,8 @@ func TestDecide(t *testing.T) {
 		{"write through derived table alias hits its table", Request{Login: "svc_x", Text: "UPDATE d SET a = 0 FROM (SELECT * FROM hr.x) d"}, false, "writer/2", "may not UPDATE hr.x", AuditWrites},
 		{"write through table alias hits its table", Request{Login: "svc_x", Text: "DELETE t FROM hr.x AS t"}, false, "writer/2", "may not DELETE hr.x", AuditWrites},
 		{"write through cte hits its table", Request{Login: "svc_x", Text: "WITH c AS (SELECT * FROM hr.x) UPDATE c SET a = 1"}, false, "writer/2", "may not UPDATE hr.x", AuditWrites},
+		{"write through chained ctes hits the table", Request{Login: "svc_x", Text: "WITH a AS (SELECT * FROM hr.x), b AS (SELECT * FROM a) DELETE b"}, false, "writer/2", "may not DELETE hr.x", AuditWrites},
+		{"write through derived table over a cte", Request{Login: "svc_x", Text: "WITH a AS (SELECT * FROM hr.x) UPDATE d SET v = 1 FROM (SELECT * FROM a) d"}, false, "writer/2", "may not UPDATE hr.x", AuditWrites},
 		{"unknown never allowed by default", Request{Login: "svc_x", Text: "ＳＥＬＥＣＴ 1"}, false, "writer/default", "unrecognised", AuditWrites},
 		{"explicit deny in another role wins", Request{Login: "ann", AppName: "Excel 2016", Text: "SELECT * FROM sales.secret"}, false, "restricted/1", "SELECT sales.secret", AuditDenials},
 		{"other role still allows", Request{Login: "ann", AppName: "Excel 2016", Text: "SELECT * FROM sales.orders"}, true, "reader/1", "", AuditDenials},

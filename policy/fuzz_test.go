@@ -2,8 +2,10 @@ package policy
 
 import (
 	"os"
+	"runtime"
 	"strings"
 	"testing"
+	"time"
 
 	"gopkg.in/yaml.v3"
 )
@@ -92,12 +94,31 @@ func TestDeepNestingDoesNotOverflow(t *testing.T) {
 	}
 }
 
+// benchLoop runs fn b.N times and also reports CPU nanoseconds per
+// operation of the benchmark's thread (cpu-ns/op), which stays meaningful
+// when the machine is shared and wall-clock ns/op is not.
+func benchLoop(b *testing.B, bytes int, fn func()) {
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	start, ok := threadCPUTime()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		fn()
+	}
+	b.StopTimer()
+	if end, ok2 := threadCPUTime(); ok && ok2 && b.N > 0 && end > start {
+		ns := float64(end-start) / float64(b.N)
+		b.ReportMetric(ns, "cpu-ns/op")
+		if bytes > 0 {
+			b.ReportMetric(float64(bytes)/ns*1e3, "cpu-MB/s")
+		}
+	}
+}
+
 func BenchmarkClassifyUncached(b *testing.B) {
 	b.SetBytes(int64(len(benchStatement)))
 	b.ReportAllocs()
-	for b.Loop() {
-		ClassifyText(benchStatement)
-	}
+	benchLoop(b, len(benchStatement), func() { ClassifyText(benchStatement) })
 }
 
 func BenchmarkClassifyCached(b *testing.B) {
@@ -108,9 +129,7 @@ func BenchmarkClassifyCached(b *testing.B) {
 	req := Request{Kind: RequestBatch, Text: benchStatement}
 	cl.Classify(req)
 	b.ReportAllocs()
-	for b.Loop() {
-		cl.Classify(req)
-	}
+	benchLoop(b, 0, func() { cl.Classify(req) })
 }
 
 func BenchmarkDecide(b *testing.B) {
@@ -118,7 +137,30 @@ func BenchmarkDecide(b *testing.B) {
 	req := Request{Kind: RequestBatch, Text: benchStatement, Login: "reporter", Database: "shop"}
 	c := ClassifyText(benchStatement)
 	b.ReportAllocs()
-	for b.Loop() {
-		pol.Decide(req, c)
+	benchLoop(b, 0, func() { pol.Decide(req, c) })
+}
+
+// TestClassifyLinear guards against quadratic behaviour of the classifier
+// on pathological batches (see TestLexLinear for the bound).
+func TestClassifyLinear(t *testing.T) {
+	t.Parallel()
+	if raceEnabled || testing.Short() {
+		t.Skip("timing guard: skipped under -race and -short")
+	}
+	units := []string{
+		"SELECT 1 ", "x,", "ＳＥ", "(", ")", "FROM a JOIN b ON 1=1 ", "a.b.c.d ", "BEGIN ", "END ",
+		"EXEC('SELECT 1') ", "WITH c AS (SELECT 1) ", "CASE WHEN 1=1 THEN ", "t x, ", "@v = ", "'", "/*",
+	}
+	for _, unit := range units {
+		small := "SELECT * FROM " + strings.Repeat(unit, 1<<7)
+		big := "SELECT * FROM " + strings.Repeat(unit, 1<<13)
+		ts := minTime(func() { ClassifyText(small) })
+		tb := minTime(func() { ClassifyText(big) })
+		if ts < 10*time.Microsecond {
+			ts = 10 * time.Microsecond
+		}
+		if tb > ts*64*20 {
+			t.Errorf("unit %q: %v for 8Ki units vs %v for 128: not linear", unit, tb, ts)
+		}
 	}
 }

@@ -243,13 +243,13 @@ const kwHashSize = 1024
 
 const maxKwLen = 16
 
-// kwHashOf hashes a word case-insensitively (ASCII).
+// kwHashOf hashes a word case-insensitively (ASCII) from its length and
+// its first, second and last bytes; collisions are resolved by probing.
 func kwHashOf(word string) uint32 {
-	h := uint32(len(word)) * 2654435761
-	for i := 0; i < len(word); i++ {
-		h = (h ^ uint32(word[i]|0x20)) * 16777619
-	}
-	return h & (kwHashSize - 1)
+	n := len(word)
+	h := uint32(n)*0x9E3779B1 ^ uint32(word[0]|0x20)*0x85EBCA6B ^
+		uint32(word[1]|0x20)*0xC2B2AE35 ^ uint32(word[n-1]|0x20)*0x27D4EB2F
+	return (h >> 16) & (kwHashSize - 1)
 }
 
 // lookupKw returns the keyword spelled by word (ASCII, any case).

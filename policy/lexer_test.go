@@ -116,6 +116,9 @@ func FuzzLex(f *testing.F) {
 // loaded machine.
 func TestLexLinear(t *testing.T) {
 	t.Parallel()
+	if raceEnabled || testing.Short() {
+		t.Skip("timing guard: skipped under -race and -short")
+	}
 	buf := make([]Token, 0, 1<<18)
 	for _, unit := range []string{"/*", "'", "[", "--", "a", "1e", "''", "/* */", "\xff", "ＳＥ", "N'"} {
 		small := strings.Repeat(unit, 1<<10)
@@ -148,9 +151,7 @@ func BenchmarkLex(b *testing.B) {
 	buf := make([]Token, 0, 8192)
 	b.SetBytes(int64(len(src)))
 	b.ReportAllocs()
-	for b.Loop() {
-		buf = AppendTokens(buf[:0], src)
-	}
+	benchLoop(b, len(src), func() { buf = AppendTokens(buf[:0], src) })
 }
 
 // benchStatement is a typical ~300-byte reporting statement.

@@ -34,6 +34,8 @@ type parser struct {
 	sc     *scratch // pooled token buffers
 	endTok stok     // returned by tok past the end
 	ctes   []cte    // CTEs of the statement being parsed
+	// cteIndex maps lower-case CTE names to ctes indexes once there are many.
+	cteIndex map[string]int
 	// pending holds the accesses of a WITH clause for the statement it precedes.
 	pending []Access
 	// withStart is the offset of that WITH clause (-1: none).
@@ -58,7 +60,9 @@ type builder struct {
 	children []Statement
 	bodySeen bool // INSERT: SELECT body seen
 	intoSeen bool
-	tokStart int // index of the statement's first token
+	tokStart int      // index of the statement's first token
+	reasons  []string // distinct reasons of unknown accesses
+	cteUses  []int    // indexes of CTEs read as table sources
 	aliasBuf [4]alias
 }
 
@@ -80,12 +84,14 @@ func (b *builder) addObj(action Kind, o Object) {
 	b.st.Accesses = append(b.st.Accesses, Access{Action: action, Object: obj})
 }
 
+// unknown adds an unknown access, once per distinct reason.
 func (b *builder) unknown(reason string) {
-	for _, a := range b.st.Accesses {
-		if a.Action == KindUnknown && a.Reason == reason {
+	for _, r := range b.reasons {
+		if r == reason {
 			return
 		}
 	}
+	b.reasons = append(b.reasons, reason)
 	b.st.Accesses = append(b.st.Accesses, Access{Action: KindUnknown, Reason: reason})
 }
 
@@ -348,17 +354,15 @@ func (p *parser) resolveTarget(b *builder) {
 			b.addObj(b.targetAs, a.obj)
 			return
 		}
-		for _, c := range p.ctes {
-			if strings.EqualFold(c.name, t.Name) {
-				if len(c.reads) == 0 {
-					b.unknown("write through a CTE that reads no table")
-				}
-				for i := range c.reads {
-					o := c.reads[i]
-					b.add(b.targetAs, &o)
-				}
-				return
+		if i := p.findCTE(t.Name); i >= 0 {
+			c := &p.ctes[i]
+			if len(c.reads) == 0 {
+				b.unknown("write through a CTE that reads no table")
 			}
+			for _, o := range c.reads {
+				b.addObj(b.targetAs, o)
+			}
+			return
 		}
 	}
 	b.add(b.targetAs, &t)

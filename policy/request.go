@@ -372,3 +372,21 @@ func (c *Classifier) text(s string) *Classification {
 // CacheStats returns the cache's counters for metrics
 // (tdsproxy_cache_classification_*).
 func (c *Classifier) CacheStats() cache.Stats { return c.cache.Stats() }
+
+// String describes the request for logs with literals redacted and secrets
+// hidden, so a password in the SQL text never reaches a log line.
+func (r Request) String() string {
+	s := fmt.Sprintf("%v request by %q in %q", r.Kind, r.Login, r.Database)
+	if r.ProcName != "" {
+		s += fmt.Sprintf(" proc %q", r.ProcName)
+	} else if r.Kind == RequestRPC {
+		s += fmt.Sprintf(" procid %d", r.ProcID)
+	}
+	if r.Text != "" {
+		s += ": " + Redact(r.Text)
+	}
+	return s
+}
+
+// GoString is String, so %#v does not print the text either.
+func (r Request) GoString() string { return r.String() }

@@ -2,6 +2,8 @@ package policy
 
 import (
 	"errors"
+	"fmt"
+	"strings"
 	"testing"
 )
 
@@ -130,5 +132,29 @@ func TestReadOnly(t *testing.T) {
 		if got := ClassifyText(tc.sql).ReadOnly(); got != tc.want {
 			t.Errorf("ReadOnly(%q) = %v, want %v", tc.sql, got, tc.want)
 		}
+	}
+}
+
+func TestRequestStringHidesSecrets(t *testing.T) {
+	t.Parallel()
+	r := Request{Kind: RequestBatch, Login: "dba", Text: "ALTER LOGIN sa WITH PASSWORD = 'Hunter2'"}
+	for _, s := range []string{r.String(), fmt.Sprintf("%v", r), fmt.Sprintf("%+v", r), fmt.Sprintf("%#v", r)} {
+		if strings.Contains(s, "Hunter2") {
+			t.Fatalf("password in %q", s)
+		}
+	}
+}
+
+func TestMerge(t *testing.T) {
+	t.Parallel()
+	a := ClassifyText("SELECT 1")
+	b := ClassifyText("DELETE s.t")
+	got := Merge(a, b, nil).Describe()
+	want := "select: select\ndelete: delete s.t\nunknown: unknown (missing classification of an RPC call)"
+	if got != want {
+		t.Fatalf("Merge = %q, want %q", got, want)
+	}
+	if len(a.Statements) != 1 {
+		t.Fatal("Merge modified its input")
 	}
 }

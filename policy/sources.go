@@ -18,10 +18,15 @@ var tableArgFuncs = map[string]bool{
 func (p *parser) tableSource(s *scope) {
 	t := p.tok(p.pos)
 	switch {
+	case t.kind == TokLParen && p.joinAhead(p.pos):
+		// A parenthesised join: FROM (a x JOIN b y ON …).
+		p.joinParen(s)
+		p.alias(s, Object{}, false)
+		return
 	case t.kind == TokLParen: // derived table
-		before := len(s.b.st.Accesses)
+		before, usesBefore := len(s.b.st.Accesses), len(s.b.cteUses)
 		p.paren(s)
-		p.derivedAlias(s, s.b.st.Accesses[before:])
+		p.derivedAlias(s, p.readsSince(s.b.st.Accesses[before:], s.b.cteUses[usesBefore:], -1))
 		return
 	case t.kind == TokOperator && p.text(p.pos) == "::": // FROM ::fn_…(): a system function
 		s.b.unknown("FROM ::function")
@@ -50,7 +55,7 @@ func (p *parser) tableSource(s *scope) {
 		}
 		open := p.pos
 		p.pos++
-		if strings.EqualFold(p.text(p.pos), "changes") {
+		if w := strings.ToLower(p.text(p.pos)); w == "changes" || w == "version" {
 			p.pos++
 		}
 		if o, st := p.name(); st == nameOK {
@@ -108,22 +113,62 @@ func (p *parser) tableSource(s *scope) {
 		p.alias(s, o, true)
 		return
 	}
-	if !p.isCTE(o) {
+	if i := p.cteOf(o); i >= 0 {
+		s.b.cteUses = append(s.b.cteUses, i)
+	} else {
 		s.b.addObj(KindSelect, o)
 	}
 	p.alias(s, o, true)
 }
 
-func (p *parser) isCTE(o Object) bool {
+// cteOf returns the index of the CTE that o names, or -1.
+func (p *parser) cteOf(o Object) int {
 	if o.Schema != "" || o.Database != "" || o.Server != "" || o.Temp {
-		return false
+		return -1
 	}
-	for _, c := range p.ctes {
-		if strings.EqualFold(c.name, o.Name) {
-			return true
+	return p.findCTE(o.Name)
+}
+
+// readsSince returns the objects read by accesses and by the CTEs used,
+// for writes through a CTE or a derived table.
+func (p *parser) readsSince(accesses []Access, cteUses []int, self int) []Object {
+	var out []Object
+	for _, a := range accesses {
+		if a.Object != nil && a.Action == KindSelect {
+			out = append(out, *a.Object)
 		}
 	}
-	return false
+	for _, i := range cteUses {
+		if i != self && i < len(p.ctes) {
+			out = append(out, p.ctes[i].reads...)
+		}
+	}
+	return out
+}
+
+// findCTE returns the index of the CTE called name, or -1. Past a few CTEs
+// it uses a map so that many CTEs and many table names stay linear.
+func (p *parser) findCTE(name string) int {
+	if len(p.ctes) <= 8 {
+		for i := range p.ctes {
+			if strings.EqualFold(p.ctes[i].name, name) {
+				return i
+			}
+		}
+		return -1
+	}
+	if len(p.cteIndex) != len(p.ctes) {
+		p.cteIndex = make(map[string]int, len(p.ctes))
+		for i := range p.ctes {
+			if _, dup := p.cteIndex[strings.ToLower(p.ctes[i].name)]; !dup {
+				p.cteIndex[strings.ToLower(p.ctes[i].name)] = i
+			}
+		}
+	}
+	if i, ok := p.cteIndex[strings.ToLower(name)]; ok {
+		return i
+	}
+	return -1
 }
 
 // aliasable reports whether token i can be a table alias.
@@ -159,9 +204,46 @@ func (p *parser) alias(s *scope, obj Object, named bool) {
 	}
 }
 
+// joinAhead reports whether the '(' at i opens a parenthesised join: after
+// any further '(' comes a table name, not a query.
+func (p *parser) joinAhead(i int) bool {
+	j := i
+	for p.tok(j).kind == TokLParen {
+		j++
+	}
+	t := p.tok(j)
+	if t.kind == TokVariable {
+		return true
+	}
+	return p.isNamePart(j) && !p.isStarter(j) && t.kw != kwValues
+}
+
+// joinParen reads a parenthesised join: its first table source, then the
+// rest as a FROM clause.
+func (p *parser) joinParen(s *scope) {
+	open := p.pos
+	if p.parens >= maxParenDepth {
+		s.b.unknown("parentheses nested too deeply")
+		p.skipToClose(open)
+		return
+	}
+	p.parens++
+	defer func() { p.parens-- }()
+	p.pos++
+	inner := &scope{b: s.b, nested: true, inFrom: true}
+	p.tableSource(inner)
+	p.walk(inner)
+	if p.tok(p.pos).kind == TokRParen {
+		p.pos++
+		return
+	}
+	s.b.unknown("unexpected text inside a parenthesised join")
+	p.skipToClose(open)
+}
+
 // derivedAlias records the alias of a derived table with the objects it
 // reads, so that UPDATE/DELETE through the alias count as writes to them.
-func (p *parser) derivedAlias(s *scope, accesses []Access) {
+func (p *parser) derivedAlias(s *scope, reads []Object) {
 	i := p.pos
 	if p.kwAt(i) == kwAs {
 		i++
@@ -173,13 +255,7 @@ func (p *parser) derivedAlias(s *scope, accesses []Access) {
 	if s.nested {
 		return
 	}
-	a := alias{name: unquoteIdent(p.text(i)), derived: true}
-	for _, acc := range accesses {
-		if acc.Object != nil && acc.Action == KindSelect {
-			a.reads = append(a.reads, *acc.Object)
-		}
-	}
-	s.b.aliases = append(s.b.aliases, a)
+	s.b.aliases = append(s.b.aliases, alias{name: unquoteIdent(p.text(i)), derived: true, reads: reads})
 }
 
 // into handles INTO: the target of SELECT … INTO, or of OUTPUT … INTO.
@@ -223,6 +299,18 @@ var methodNames = map[string]bool{
 // word handles an identifier in an expression: a qualified name followed by
 // '(' calls a user-defined function, which is a read of that object.
 func (p *parser) word(s *scope) {
+	// Fast path: skip column references (a, t.a, db.s.t.a) that are not
+	// function calls without building names.
+	j := p.pos
+	for p.tok(j+1).kind == TokDot && p.isNamePart(j+2) {
+		j += 2
+	}
+	if j == p.pos || p.tok(j+1).kind != TokLParen {
+		if p.tok(j+1).kind != TokDot { // a trailing dot (db..t, t.*) takes the slow path
+			p.pos = j + 1
+			return
+		}
+	}
 	start := p.pos
 	o, st := p.name()
 	if st != nameOK || p.pos == start {

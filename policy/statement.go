@@ -165,3 +165,17 @@ var compatViews = map[string]bool{
 	"sysfulltextcatalogs": true, "sysindexkeys": true, "sysperfinfo": true, "sysdevices": true,
 	"sysxlogins": true, "syslocks": true, "sysopentapes": true, "sysprocs": true,
 }
+
+// Merge combines the classifications of the calls of one RPC message (an
+// RPC request may batch several procedure calls): the request is allowed
+// only if every call is. Nil classifications count as unknown.
+func Merge(cs ...*Classification) *Classification {
+	out := &Classification{}
+	for _, c := range cs {
+		if c == nil {
+			c = unknownClassification("missing classification of an RPC call")
+		}
+		out.Statements = append(out.Statements, c.Statements...)
+	}
+	return out
+}

@@ -268,7 +268,7 @@ func (p *parser) cursorCont(b *builder) func(int) bool {
 func (p *parser) with(nested bool) {
 	bw := p.begin(KindUnknown)
 	p.pos++
-	p.ctes = p.ctes[:0]
+	p.ctes, p.cteIndex = p.ctes[:0], nil
 	ok := true
 	for {
 		if p.kwAt(p.pos) == kwXmlnamespaces {
@@ -294,14 +294,10 @@ func (p *parser) with(nested bool) {
 			}
 			p.pos++
 			p.ctes = append(p.ctes, cte{name: name})
-			before := len(bw.st.Accesses)
+			before, usesBefore := len(bw.st.Accesses), len(bw.cteUses)
 			p.paren(&scope{b: bw})
-			c := &p.ctes[len(p.ctes)-1]
-			for _, a := range bw.st.Accesses[before:] {
-				if a.Object != nil && a.Action == KindSelect {
-					c.reads = append(c.reads, *a.Object)
-				}
-			}
+			self := len(p.ctes) - 1
+			p.ctes[self].reads = p.readsSince(bw.st.Accesses[before:], bw.cteUses[usesBefore:], self)
 		}
 		if p.tok(p.pos).kind != TokComma {
 			break
@@ -314,14 +310,14 @@ func (p *parser) with(nested bool) {
 			p.pending = append(p.pending[:0], bw.st.Accesses...)
 			p.withStart = bw.st.Start
 			p.keywordStatement(p.kwAt(p.pos), nested)
-			p.ctes = p.ctes[:0]
+			p.ctes, p.cteIndex = p.ctes[:0], nil
 			return
 		}
 	}
 	bw.unknown("WITH not followed by SELECT, INSERT, UPDATE, DELETE or MERGE")
 	p.walk(&scope{b: bw, nested: nested})
 	p.finish(bw)
-	p.ctes = p.ctes[:0]
+	p.ctes, p.cteIndex = p.ctes[:0], nil
 }
 
 // top skips TOP (n) [PERCENT].

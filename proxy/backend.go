@@ -153,8 +153,10 @@ func (s *session) loginTo(ctx context.Context, addr string, login *tds.Login7, c
 		conn.SetDeadline(dl) // the handshake clears its own deadlines
 	}
 	be.conn = conn
-	be.r = tds.NewPacketReader(bufio.NewReaderSize(conn, readBufferSize), tds.MaxPacketSize)
-	data, spid, err := readLoginResponse(be.r)
+	br := bufio.NewReaderSize(conn, readBufferSize)
+	// The login response may come in packets of any size up to the maximum;
+	// this reader (and its packet buffer) is dropped after the login.
+	data, spid, err := readLoginResponse(tds.NewPacketReader(br, tds.MaxPacketSize))
 	if err != nil {
 		return nil, nil, unavailable("reading the backend's login response", err)
 	}
@@ -169,7 +171,9 @@ func (s *session) loginTo(ctx context.Context, addr string, login *tds.Login7, c
 		be.packetSize = lr.packetSize
 	}
 	be.tdsVersion = lr.tdsVersion
-	be.r.SetPacketSize(tds.MaxPacketSize) // accept what the backend sends; it is trusted more than clients
+	// Packets up to the negotiated size; the reader's buffer is that large
+	// for the session's life, so it is not made larger than needed.
+	be.r = tds.NewPacketReader(br, be.packetSize)
 	be.w = tds.NewPacketWriter(conn, be.packetSize)
 	ok = true
 	return be, lr, nil

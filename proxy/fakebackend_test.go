@@ -24,6 +24,7 @@ type fakeBackend struct {
 	id     int64
 	ln     net.Listener
 	logins atomic.Int64
+	active atomic.Int64 // connections being served
 	// loginTokens, if set, replaces the default login response tokens.
 	loginTokens func(l *tds.Login7) []tds.Token
 	// packetSize is the packet size the backend announces (default 4096).
@@ -63,8 +64,10 @@ func (fb *fakeBackend) accept() {
 			return
 		}
 		fb.wg.Add(1)
+		fb.active.Add(1)
 		go func() {
 			defer fb.wg.Done()
+			defer fb.active.Add(-1)
 			defer c.Close()
 			fb.serve(c)
 		}()
@@ -160,6 +163,11 @@ func (fb *fakeBackend) defaultLogin() []tds.Token {
 
 // newFakeHarness starts a proxy in front of a fake backend.
 func newFakeHarness(t *testing.T, fb *fakeBackend, mod func(*Config)) *Server {
+	return newFakeHarnessTB(t, fb, mod)
+}
+
+// newFakeHarnessTB is newFakeHarness for tests and benchmarks.
+func newFakeHarnessTB(t testing.TB, fb *fakeBackend, mod func(*Config)) *Server {
 	t.Helper()
 	cfg := Config{Listen: "127.0.0.1:0", Primary: fb.addr(), BackendEncrypt: BackendEncryptDisable,
 		LoginTimeout: 5 * time.Second, BackendConnectTimeout: 3 * time.Second, ShutdownGrace: time.Second}

@@ -10,22 +10,33 @@ import (
 	"github.com/tdsproxy/tdsproxy/tds"
 )
 
-// readResult is one client message (or the error that ended reading),
-// passed from readLoop to the request loop.
-type readResult struct {
-	msg *tds.Message
-	err error
+// item is what readLoop hands to the request loop: a forwarded request
+// whose response is to be relayed, or what ended or replaces it.
+type item struct {
+	start   time.Time
+	typ     tds.PacketType
+	err     error // reading or forwarding failed: the session ends
+	ignored bool  // the client abandoned the message; answer it locally
+	panic   any   // readLoop panicked
 }
 
-// requestLoop serves requests until the client leaves, an error ends the
-// session, or a draining server closes it.
+// requestLoop relays the response of each request readLoop forwards, until
+// the client leaves, an error ends the session, or a draining server
+// closes it. It is the only writer to the client.
+//
+// The two goroutines take turns through s.turn, a one-slot token: readLoop
+// takes it before starting a request (forwarding it to the backend), and
+// the loop gives it back once the response has been relayed. So requests
+// are forwarded one at a time and in order, with a single hand-off per
+// request.
 func (s *session) requestLoop() (err error) {
-	reqs := make(chan readResult)
-	next := make(chan struct{})
+	items := make(chan item, 1)
+	s.turn = make(chan struct{}, 1)
+	s.turn <- struct{}{}
 	readerDone := make(chan struct{})
 	go func() {
 		defer close(readerDone)
-		s.readLoop(reqs, next)
+		s.readLoop(items)
 	}()
 	defer func() {
 		if p := recover(); p != nil {
@@ -47,25 +58,71 @@ func (s *session) requestLoop() (err error) {
 		if timer != nil {
 			timer.Reset(idle)
 		}
-		var rr readResult
+		var it item
 		select {
-		case rr = <-reqs:
+		case it = <-items:
 		case <-timerC:
 			return failf(ReasonIdleTimeout, fmt.Errorf("no request for idle-timeout %s", idle))
 		case <-s.done:
 			return nil
 		}
-		if rr.err != nil {
-			return s.clientReadError(rr.err)
-		}
-		if err := s.handle(rr.msg, next); err != nil {
+		if err := s.finish(it); err != nil {
+			if errors.Is(err, errSessionEnd) {
+				return nil
+			}
 			return err
 		}
+		// Checked before giving the turn back, so no new request can start.
 		if s.srv.draining.Load() && s.drainable() {
 			s.log.Info("session closed by shutdown after its request")
 			return nil
 		}
+		s.turn <- struct{}{}
 	}
+}
+
+// errSessionEnd ends the request loop without an error (the client left).
+var errSessionEnd = errors.New("session ended")
+
+// finish completes one item: it relays the response of a forwarded
+// request, or answers or ends the session for the others.
+func (s *session) finish(it item) error {
+	switch {
+	case it.panic != nil:
+		return s.recovered(it.panic)
+	case it.err != nil:
+		s.endRequest()
+		var se *SessionError
+		if errors.As(it.err, &se) {
+			return s.refuse(se) // a request that could not be forwarded or is not allowed
+		}
+		if err := s.clientReadError(it.err); err != nil {
+			return err
+		}
+		return errSessionEnd
+	case it.ignored:
+		// The client abandoned a partly sent message; nothing was forwarded.
+		s.endRequest()
+		d := tds.AppendDone(nil, tds.TokenDone, tds.Done{Status: tds.DoneError}, s.tdsVersion)
+		if err := s.cw.WriteMessage(tds.PacketReply, 0, d); err != nil {
+			return failf(ReasonClientGone, fmt.Errorf("answering an ignored message: %w", err))
+		}
+		return nil
+	}
+	err := s.relayResponse()
+	s.state.endResponse()
+	if err != nil {
+		s.endRequest()
+	}
+	s.srv.metrics.RequestDuration.Observe(time.Since(it.start).Seconds())
+	return err
+}
+
+// endRequest marks the session as between requests.
+func (s *session) endRequest() {
+	s.mu.Lock()
+	s.inRequest, s.attnPending = false, false
+	s.mu.Unlock()
 }
 
 // clientReadError turns a failure to read the next client message into the
@@ -88,25 +145,29 @@ func (s *session) clientReadError(err error) error {
 	return failf(ReasonProtocol, fmt.Errorf("reading the client: %w", err), err.Error())
 }
 
-// readLoop reads client messages and hands them to the request loop one at
-// a time: it waits on next until the request has been forwarded (its bytes
-// are reused by the following read). An Attention that arrives while a
-// request is in flight is forwarded to the backend at once.
-func (s *session) readLoop(reqs chan<- readResult, next <-chan struct{}) {
+// readLoop reads client messages. For each request it takes the turn,
+// forwards the request to the backend and hands it to the request loop; it
+// then reads on at once, so that an Attention arriving while the response
+// streams is forwarded immediately (the loop relays until its DONE_ATTN).
+func (s *session) readLoop(items chan<- item) {
+	post := func(it item) bool {
+		select {
+		case items <- it:
+			return true
+		case <-s.done:
+			return false
+		}
+	}
 	defer func() {
 		if p := recover(); p != nil {
-			s.log.Error("session reader panicked; closing the session", zap.Any("panic", p), zap.Stack("stack"))
-			s.srv.metrics.Errors.WithLabelValues(string(ReasonInternal)).Inc()
-			s.close(ReasonInternal)
+			post(item{panic: p})
 		}
 	}()
 	for {
 		msg, err := s.cr.ReadMessage(s.srv.cfg.MaxMessageSize)
 		if err != nil {
-			select {
-			case reqs <- readResult{err: err}:
-			case <-s.done:
-			}
+			s.takeTurn() // the loop may still be relaying: let it finish first
+			post(item{err: err})
 			return
 		}
 		if msg.Type == tds.PacketAttention {
@@ -122,74 +183,57 @@ func (s *session) readLoop(reqs chan<- readResult, next <-chan struct{}) {
 			}
 			s.mu.Unlock()
 		}
-		select {
-		case reqs <- readResult{msg: msg}:
-		case <-s.done:
+		if !s.takeTurn() {
 			return
 		}
-		select {
-		case <-next:
-		case <-s.done:
+		if !post(s.startRequest(msg)) {
 			return
 		}
 	}
 }
 
-// handle forwards one request and relays its response.
-func (s *session) handle(msg *tds.Message, next chan<- struct{}) error {
-	start := time.Now()
-	released := false
-	release := func() {
-		if !released {
-			released = true
-			select {
-			case next <- struct{}{}:
-			case <-s.done:
-			}
-		}
+// takeTurn waits for the request loop to be idle; false if the session ended.
+func (s *session) takeTurn() bool {
+	select {
+	case <-s.turn:
+		return true
+	case <-s.done:
+		return false
 	}
-	defer release()
+}
 
+// startRequest checks one client message, notes it in the state tracker
+// and forwards its original bytes to the backend (re-packetized for the
+// backend's packet size). An Attention with no request in flight is
+// forwarded too: its response is the DONE_ATTN.
+func (s *session) startRequest(msg *tds.Message) item {
+	it := item{start: time.Now(), typ: msg.Type}
 	switch msg.Type {
 	case tds.PacketSQLBatch, tds.PacketRPC, tds.PacketTransMgr, tds.PacketBulkLoad, tds.PacketAttention:
 	default:
-		return s.refuse(failf(ReasonProtocol, fmt.Errorf("unexpected %v message after login", msg.Type),
-			fmt.Sprintf("unexpected %v message after login", msg.Type)))
+		it.err = failf(ReasonProtocol, fmt.Errorf("unexpected %v message after login", msg.Type),
+			fmt.Sprintf("unexpected %v message after login", msg.Type))
+		return it
 	}
 	s.srv.metrics.request(msg.Type).Inc()
 	if h := s.srv.testHookRequest; h != nil {
 		h(s, msg)
 	}
 	if msg.Ignore {
-		// The client abandoned a partly sent message; nothing was forwarded.
-		release()
-		d := tds.AppendDone(nil, tds.TokenDone, tds.Done{Status: tds.DoneError}, s.tdsVersion)
-		if err := s.cw.WriteMessage(tds.PacketReply, 0, d); err != nil {
-			return fmt.Errorf("answering an ignored message: %w", err)
-		}
-		return nil
+		it.ignored = true
+		return it
 	}
 	desc, hasDesc := requestDescriptor(msg, s.tdsVersion)
 	mayTx := (msg.Type == tds.PacketSQLBatch || msg.Type == tds.PacketRPC) && mayControlTx(msg.Data)
 	s.state.beginRequest(uint8(msg.Status), desc, hasDesc, mayTx)
-
 	s.mu.Lock()
 	s.inRequest = true
 	s.attnPending = msg.Type == tds.PacketAttention
 	s.mu.Unlock()
-	err := s.be.send(msg.Type, msg.Status&(tds.StatusResetConnection|tds.StatusResetConnectionSkipTran), msg.Data)
-	release()
-	if err == nil {
-		err = s.relayResponse()
-		s.state.endResponse()
+	if err := s.be.send(msg.Type, msg.Status&(tds.StatusResetConnection|tds.StatusResetConnectionSkipTran), msg.Data); err != nil {
+		it.err = failf(ReasonBackendLost, err, errSummary(err))
 	}
-	if err != nil {
-		s.mu.Lock()
-		s.inRequest, s.attnPending = false, false
-		s.mu.Unlock()
-	}
-	s.srv.metrics.RequestDuration.Observe(time.Since(start).Seconds())
-	return err
+	return it
 }
 
 // requestDescriptor returns the transaction descriptor of a request's

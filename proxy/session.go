@@ -42,6 +42,7 @@ type session struct {
 	sawAttn    bool // DONE_ATTN seen in the current response
 	lastStatus uint8
 
+	turn      chan struct{} // one-slot token: whoever holds it may start a request (see requestLoop)
 	done      chan struct{} // closed when the session ends
 	closeOnce sync.Once
 	closeWhy  atomic.Value // Reason
@@ -228,7 +229,6 @@ func (s *session) run() error {
 	s.tdsVersion = layoutVersion(be.tdsVersion)
 	s.cw.SetPacketSize(clientSize)
 	s.cr = tds.NewPacketReader(bufio.NewReaderSize(s.conn, readBufferSize), clientSize)
-	be.r.SetPacketSize(tds.MaxPacketSize)
 	s.state.setPacketSize(be.packetSize)
 	s.walker = tds.NewWalker(s.tdsVersion, s.onEvent)
 	if err := s.applyLoginState(lr); err != nil {

@@ -235,3 +235,24 @@ func BenchmarkDecodeRPCRequest(b *testing.B) {
 		}
 	}
 }
+
+// TestRPCDecodeCopies guards DecodeRPCRequest's promise to copy what it
+// keeps: the proxy reuses its message buffer.
+func TestRPCDecodeCopies(t *testing.T) {
+	t.Parallel()
+	for _, v := range rpcVectors(t) {
+		buf := append([]byte{}, v.data...)
+		req, err := DecodeRPCRequest(buf, v.ver)
+		if err != nil {
+			t.Fatal(err)
+		}
+		before, _ := req.Append(nil)
+		for i := range buf {
+			buf[i] = 0xA5
+		}
+		after, _ := req.Append(nil)
+		if !bytes.Equal(before, after) || !bytes.Equal(after, v.data) {
+			t.Fatalf("%s: decoded request changed with its input buffer", v.name)
+		}
+	}
+}

@@ -17,9 +17,10 @@ type ServerError struct {
 	Line       int32
 }
 
-// Error formats the message like SQL Server's tools do.
+// Error formats the message with its number, class (severity) and state,
+// e.g. "server error 208, class 16, state 1: Invalid object name 'x'.".
 func (e ServerError) Error() string {
-	return fmt.Sprintf("mssql: error %d, class %d, state %d: %s", e.Number, e.Class, e.State, e.Message)
+	return fmt.Sprintf("server error %d, class %d, state %d: %s", e.Number, e.Class, e.State, e.Message)
 }
 
 // maxMessageChars bounds ERROR/INFO message text so the token fits its

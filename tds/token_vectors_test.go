@@ -64,7 +64,7 @@ const spec17Erratum = 132
 // specReplies are the server→client examples of [MS-TDS] §4.
 var specReplies = []string{
 	"04-login-response", "05-login-response-federated-auth", "07-sql-batch-server-response",
-	"09-rpc-server-response", "17-featureextack-sessionrecovery", "18-table-response-sessionstate",
+	"09-rpc-server-response", "15-sparse-column-select", "17-featureextack-sessionrecovery", "18-table-response-sessionstate",
 	"21-featureextack-azuresqlsupport",
 }
 

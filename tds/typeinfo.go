@@ -172,6 +172,11 @@ func (c Collation) SortID() uint8 { return c[4] }
 // IsUTF8 reports whether the fUTF8 flag is set: char data is UTF-8.
 func (c Collation) IsUTF8() bool { return c[3]&0x04 != 0 }
 
+// String describes the collation, e.g. "LCID 0x409 sort 52 (code page 1252)".
+func (c Collation) String() string {
+	return fmt.Sprintf("LCID 0x%X sort %d (code page %d)", c.LCID(), c.SortID(), c.CodePage())
+}
+
 // XMLSchema is the optional schema collection of an XML type ([MS-TDS] §2.2.5.5.3).
 type XMLSchema struct {
 	DBName, OwningSchema, Collection string

@@ -62,7 +62,8 @@ func DecodeValue(t TypeInfo, b []byte) (v any, n int, err error) {
 }
 
 // SkipValue returns the length of the value of type t at the start of b
-// (ROW layout) without decoding or allocating.
+// (ROW layout) without decoding or allocating (a TVP, which only RPC
+// parameters carry, is the exception: its column metadata is decoded).
 func SkipValue(t TypeInfo, b []byte) (n int, err error) {
 	n, err = valueLen(t, b, ctxRow)
 	if err != nil {

@@ -105,7 +105,13 @@ func appendPLP(dst []byte, t TypeInfo, v any) ([]byte, error) {
 		return dst[:start], err
 	}
 	n := len(dst) - start - 12
-	binary.LittleEndian.PutUint64(dst[start:], uint64(n))
+	if t.Type == TypeXML {
+		// SQL Server streams XML with an unknown total length ([MS-TDS]
+		// §4.15).
+		binary.LittleEndian.PutUint64(dst[start:], plpUnknown)
+	} else {
+		binary.LittleEndian.PutUint64(dst[start:], uint64(n))
+	}
 	if n == 0 {
 		// An empty value is the total length 0 followed by the terminator.
 		return dst[:start+12], nil

@@ -90,7 +90,7 @@ func TestValueRoundTrip(t *testing.T) {
 		{"ntext null", TypeInfo{Type: TypeNText, Size: 0x7FFFFFFE, Collation: DefaultCollation}, nil, "00", nil},
 		{"image", TypeInfo{Type: TypeImage, Size: 0x7FFFFFFF}, []byte{7},
 			"10 64000000000000000000000000000064 0000000000000000 01000000 07", nil},
-		{"xml", TypeInfo{Type: TypeXML, Size: PLPSize}, "<a/>", "0800000000000000 08000000 3c0061002f003e00 00000000", nil},
+		{"xml", TypeInfo{Type: TypeXML, Size: PLPSize}, "<a/>", "feffffffffffffff 08000000 3c0061002f003e00 00000000", nil},
 		{"udt", TypeInfo{Type: TypeUDT, Size: PLPSize, UDT: &UDTInfo{MaxByteSize: 892}}, []byte{1}, "0100000000000000 01000000 01 00000000", nil},
 		{"variant int", TypeInfo{Type: TypeVariant, Size: 8009}, int64(5), "0a000000 7f00 0500000000000000", Variant{TypeInfo{Type: TypeInt8, Size: 8}, int64(5)}},
 		{"variant nvarchar", TypeInfo{Type: TypeVariant, Size: 8009}, Variant{TypeInfo{Type: TypeNVarChar, Size: 20, Collation: DefaultCollation}, "a"},

@@ -356,3 +356,32 @@ func TestWalkerDataClassification(t *testing.T) {
 		_ = w.Feed(reply)
 	}
 }
+
+// TestWalkerBitmapResized guards the NBCROW fast path against a null
+// bitmap sized for the previous result's columns.
+func TestWalkerBitmapResized(t *testing.T) {
+	t.Parallel()
+	intCol := Column{Flags: ColNullable, Type: TypeInfo{Type: TypeIntN, Size: 4}}
+	wide := make([]Column, 20)
+	for i := range wide {
+		wide[i] = intCol
+	}
+	wideRow := make([]any, 20)
+	wideRow[19] = int64(1)
+	narrow := []Column{intCol, intCol, intCol}
+	b := AppendColMetadata(nil, wide)
+	b, _ = AppendNBCRow(b, wide, wideRow)
+	b = AppendDone(b, TokenDone, Done{Status: DoneMore | DoneCount, RowCount: 1}, 0)
+	b = AppendColMetadata(b, narrow)
+	b, _ = AppendRow(b, narrow, []any{int64(1), int64(2), int64(3)})
+	b, _ = AppendNBCRow(b, narrow, []any{nil, int64(2), nil})
+	b, _ = AppendNBCRow(b, narrow, []any{int64(1), nil, nil})
+	b = AppendDone(b, TokenDone, Done{Status: DoneCount, RowCount: 3}, 0)
+	v := replyVector{name: "resized", ver: VerTDS74, data: b}
+	want, wantRows := expectedEvents(t, v)
+	got, rows, err := walkChunks(v, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sameEvents(t, "whole", got, want, rows, wantRows)
+}

@@ -248,3 +248,44 @@ func TestFromDecisionNeverLogsPasswords(t *testing.T) {
 		t.Fatalf("record = %+v", rec)
 	}
 }
+
+func TestRetentionAndStats(t *testing.T) {
+	t.Parallel()
+	path := filepath.Join(t.TempDir(), "a.jsonl")
+	w, err := Open(Config{Path: path, MaxSize: 600, MaxFiles: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 30; i++ {
+		if err := w.Write(&Record{Login: "l", Request: "batch", Decision: "allow"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	st := w.Stats()
+	w.Close()
+	if st.Records != 30 || st.Rotations == 0 || st.WriteErrors != 0 {
+		t.Fatalf("stats = %+v", st)
+	}
+	rotated, err := RotatedFiles(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rotated) != 2 {
+		t.Fatalf("kept %d rotated files, want 2", len(rotated))
+	}
+	var out, errb bytes.Buffer
+	if code := VerifyCmd(append(rotated, path), &out, &errb); code != 0 || !strings.Contains(out.String(), "chain starts at seq") {
+		t.Fatalf("VerifyCmd = %d, %q %q", code, out.String(), errb.String())
+	}
+	if err := w.Write(&Record{}); err == nil {
+		t.Fatal("Write after Close succeeded")
+	}
+	fw := NewWriter(failingWriter{})
+	fw.Write(&Record{})
+	if fw.Stats().WriteErrors != 1 {
+		t.Fatalf("write errors = %d", fw.Stats().WriteErrors)
+	}
+	if _, err := Open(Config{}); err == nil {
+		t.Fatal("Open without a path succeeded")
+	}
+}

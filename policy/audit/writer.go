@@ -24,6 +24,7 @@ var genesis = strings.Repeat("0", 64)
 // Config configures a file writer.
 type Config struct {
 	// Path is the audit file; rotated files are Path.000001, Path.000002, ….
+	// "-" writes to standard output (no rotation, a new chain per start).
 	Path string
 	// MaxSize is the size in bytes after which the file is rotated
 	// (default 100 MiB).
@@ -51,7 +52,15 @@ type Writer struct {
 	prev  string
 	buf   bytes.Buffer
 	now   func() time.Time
-	wrote uint64
+	stats Stats
+}
+
+// Stats counts what a writer did, for the proxy's metrics
+// (tdsproxy_audit_records_total, tdsproxy_audit_write_errors_total, …).
+type Stats struct {
+	Records     uint64 // records written
+	WriteErrors uint64 // records that could not be written
+	Rotations   uint64 // file rotations
 }
 
 // NewWriter writes records to w (e.g. os.Stdout), starting a new chain.
@@ -63,7 +72,10 @@ func NewWriter(w io.Writer) *Writer {
 // from its last record, or from the newest rotated file's last record.
 func Open(cfg Config) (*Writer, error) {
 	if cfg.Path == "" {
-		return nil, errors.New("audit: no file path")
+		return nil, errors.New("audit: no file path (use \"-\" for standard output)")
+	}
+	if cfg.Path == "-" {
+		return NewWriter(os.Stdout), nil
 	}
 	if cfg.MaxSize <= 0 {
 		cfg.MaxSize = 100 << 20
@@ -156,6 +168,14 @@ func (w *Writer) Write(r *Record) error {
 	if w.w == nil {
 		return errors.New("audit: writer is closed")
 	}
+	if err := w.write(r); err != nil {
+		w.stats.WriteErrors++
+		return err
+	}
+	return nil
+}
+
+func (w *Writer) write(r *Record) error {
 	r.Seq = w.seq + 1
 	r.Prev = w.prev
 	if r.Time.IsZero() {
@@ -185,7 +205,7 @@ func (w *Writer) Write(r *Record) error {
 	}
 	w.seq = r.Seq
 	w.prev = hashLine(line[:len(line)-1])
-	w.wrote++
+	w.stats.Records++
 	return nil
 }
 
@@ -220,6 +240,7 @@ func (w *Writer) rotateLocked() error {
 	if err := w.openFile(); err != nil {
 		return err
 	}
+	w.stats.Rotations++
 	if w.cfg.MaxFiles > 0 {
 		rotated, err := RotatedFiles(w.cfg.Path)
 		if err != nil {
@@ -233,6 +254,13 @@ func (w *Writer) rotateLocked() error {
 		}
 	}
 	return nil
+}
+
+// Stats returns the writer's counters.
+func (w *Writer) Stats() Stats {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.stats
 }
 
 // Seq returns the sequence number of the last record written.

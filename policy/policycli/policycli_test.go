@@ -34,6 +34,7 @@ func TestCheck(t *testing.T) {
 	}{
 		{name: "example is valid", files: []string{example}, code: 0, stdout: "OK: 1 file(s), 3 role(s), 3 login entries"},
 		{name: "minimal", files: []string{good}, code: 0, stdout: "OK"},
+		{name: "examples together", files: []string{example, "../../examples/policy/restrictions.yaml"}, code: 0, stdout: "OK: 2 file(s), 5 role(s), 6 login entries"},
 		{name: "unused role warns", files: []string{good, unused}, code: 0, stderr: []string{"unused.yaml:2: warning: role \"lonely\""}},
 		{name: "no files", code: 1, stderr: []string{"no policy files"}},
 		{name: "missing file", files: []string{filepath.Join(dir, "nope.yaml")}, code: 1, stderr: []string{"nope.yaml: cannot read"}},
@@ -53,6 +54,8 @@ func TestCheck(t *testing.T) {
 			stderr: []string{"at most server.database.schema.object"}},
 		{name: "login matches nothing", content: "logins:\n  - roles: [r]\nroles:\n  r: {}\n", code: 1, stderr: []string{"bad.yaml:2:5: login entry matches nothing"}},
 		{name: "unsupported version", content: "version: 2\n", code: 1, stderr: []string{"bad.yaml:1:10: unsupported version \"2\""}},
+		{name: "second yaml document", content: "roles: {}\n---\nroles: {}\n", code: 1, stderr: []string{"more than one YAML document"}},
+		{name: "empty file", content: "# only a comment\n", code: 1, stderr: []string{"bad.yaml:1: empty policy file"}},
 		{name: "several problems all reported", content: "roles:\n  r:\n    audit: x\n    rules:\n      - allow: [nope]\n", code: 1,
 			stderr: []string{"bad.yaml:3:", "bad.yaml:5:", "2 problem(s) found"}},
 	}
@@ -122,6 +125,10 @@ func TestExplain(t *testing.T) {
 			[]string{"kind: exec of sales.place_order", "ALLOW exec sales.place_order  [app/exec-sales"}, ""},
 		{"unknown login", ExplainArgs{Policy: []string{example}, User: "mallory", SQL: "SELECT 1"}, 1,
 			[]string{"roles none", `login "mallory" has no role`}, ""},
+		{"restriction by app name", ExplainArgs{Policy: []string{example, "../../examples/policy/restrictions.yaml"}, User: "reporter", App: "Microsoft Office Excel",
+			SQL: "SELECT * FROM dbo.customers"}, 1, []string{"roles reporting, no-customer-data", "DENY  select dbo.customers  [no-customer-data/1, restrictions.yaml:"}, ""},
+		{"restriction by host", ExplainArgs{Policy: []string{example, "../../examples/policy/restrictions.yaml"}, User: "svc_orders", Host: "laptop-7",
+			SQL: "SELECT * FROM sales.orders; DELETE sales.orders"}, 1, []string{"roles app, read-only", "ALLOW select sales.orders", "DENY  delete sales.orders  [read-only/1"}, ""},
 		{"app and host flags", ExplainArgs{Policy: []string{example}, User: "dba", App: "sqlcmd", Host: "h1", SQL: "DROP TABLE hr.x"}, 0,
 			[]string{"ALLOW drop hr.x", "decision: ALLOW"}, ""},
 		{"missing arguments", ExplainArgs{}, 2, nil, "missing --policy FILE, --user LOGIN, --sql TEXT"},

@@ -20,8 +20,8 @@ import (
 // goClient is go-mssqldb, driven in process through database/sql.
 type goClient struct{}
 
-func (goClient) Name() string                   { return "go-mssqldb" }
-func (goClient) Missing() string                { return "" }
+func (goClient) Name() string                  { return "go-mssqldb" }
+func (goClient) Missing() string               { return "" }
 func (goClient) NotApplicable(scenario) string { return "" }
 
 // version is the go-mssqldb version the module builds with. Test binaries

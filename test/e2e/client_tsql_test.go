@@ -119,7 +119,7 @@ const tsqlMarkerCol = "tdsproxy_e2e_marker"
 // result set (header and rows) and its error messages.
 func parseTSQL(out string, nsteps int) ([]tsqlStep, error) {
 	steps := make([]tsqlStep, nsteps)
-	cur := -1 // the step being read; -1 before the first marker
+	cur := -1        // the step being read; -1 before the first marker
 	var msg *ErrInfo // the error whose text lines follow
 	seenLast := false
 	for _, line := range strings.Split(out, "\n") {

@@ -42,9 +42,9 @@ var clients = []client{
 	&nodeClient{name: "tedious"},
 	&nodeClient{name: "mssql"},
 	&tsqlClient{},
-	&pyClient{name: "pyodbc", module: "pyodbc", debPackage: "python3-pyodbc"},
-	&pyClient{name: "pymssql", module: "pymssql", debPackage: "python3-pymssql"},
-	&pyClient{name: "pytds", module: "pytds", debPackage: "python3-tds"},
+	&pyClient{name: "pyodbc", module: "pyodbc", debPackage: "python3-pyodbc", versionNote: "tdsodbc"},
+	&pyClient{name: "pymssql", module: "pymssql", debPackage: "python3-pymssql", versionNote: "libsybdb5"},
+	&pyClient{name: "pytds", module: "pytds", debPackage: "python3-tds", versionNote: "python3-tds"},
 }
 
 // clientsDir is test/clients, relative to this package's directory (the
@@ -151,8 +151,13 @@ const debianPython = "/usr/bin/python3"
 // pyClient is a Python DB-API client driven by test/clients/python/driver.py.
 type pyClient struct {
 	name, module, debPackage string
-	once                     sync.Once
-	miss         string
+	// versionNote is the Debian package whose version is added to the
+	// client's own: the FreeTDS library under pyodbc and pymssql, and
+	// python3-tds, whose module reports an older version than the package.
+	versionNote string
+	once        sync.Once
+	miss        string
+	debVersion  string
 }
 
 func (c *pyClient) Name() string { return c.name }
@@ -170,6 +175,9 @@ func (c *pyClient) Missing() string {
 		}
 		if c.name == "pyodbc" && odbcDriverPath() == "" {
 			c.miss = "the FreeTDS ODBC driver libtdsodbc.so is not installed (Debian package tdsodbc)"
+		}
+		if out, err := exec.Command("dpkg-query", "-W", "-f=${Version}", c.versionNote).Output(); err == nil {
+			c.debVersion = strings.TrimSpace(string(out))
 		}
 	})
 	return c.miss
@@ -218,7 +226,11 @@ func (c *pyClient) Run(ctx context.Context, r runSpec) (*Observation, error) {
 		}
 		cmd.Env = append(cmd.Env, "FREETDSCONF="+conf)
 	}
-	return runDriver(ctx, cmd)
+	o, err := runDriver(ctx, cmd)
+	if o != nil && c.debVersion != "" {
+		o.Version = fmt.Sprintf("%s (Debian %s %s)", o.Version, c.versionNote, c.debVersion)
+	}
+	return o, err
 }
 
 // freetdsEncryption maps a Mode to freetds.conf's "encryption" (CLIENTS.md).

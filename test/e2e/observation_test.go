@@ -187,7 +187,7 @@ func asBool(v any) (bool, bool) {
 
 // timeLayouts are the forms clients print dates and times in.
 var timeLayouts = []string{
-	time.RFC3339Nano,               // JS Date.toISOString, Go
+	time.RFC3339Nano,                // JS Date.toISOString, Go
 	"2006-01-02T15:04:05.999999999", // Python isoformat
 	"2006-01-02 15:04:05.999999999", // tsql with a date format, SQL text
 	"Jan _2 2006 15:04:05.999999999",

@@ -23,11 +23,13 @@ type Cluster struct {
 
 	lag atomic.Int64 // time.Duration
 
-	// roleMu serializes Failover and Close with replication hooks.
-	roleMu  sync.Mutex
-	primary int    // index into servers
-	lsn     uint64 // last replication LSN handed out
-	closed  bool
+	// failoverMu serializes Failover calls; roleMu guards the roles against
+	// the replication hook.
+	failoverMu sync.Mutex
+	roleMu     sync.Mutex
+	primary    int    // index into servers
+	lsn        uint64 // last replication LSN handed out
+	closed     bool
 
 	done chan struct{} // closed by Close: stops the appliers
 	wg   sync.WaitGroup
@@ -156,6 +158,8 @@ func (c *Cluster) SetReplicaLag(d time.Duration) {
 // roles: the old primary becomes a replica of the new one and writes go to
 // the new one. The catalog views of every server report the new roles.
 func (c *Cluster) Failover(replica int) error {
+	c.failoverMu.Lock()
+	defer c.failoverMu.Unlock()
 	c.roleMu.Lock()
 	if c.closed {
 		c.roleMu.Unlock()

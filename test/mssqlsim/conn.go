@@ -47,7 +47,6 @@ type conn struct {
 	pr         *tds.PacketReader
 	pw         *tds.PacketWriter
 	tdsVersion uint32
-	login      *tds.Login7
 	sess       *sqlengine.Session
 
 	// Attention: readLoop counts Attention messages and cancels the running
@@ -106,17 +105,16 @@ func (c *conn) serve() {
 // handshake runs PRELOGIN, TLS and LOGIN7 and answers the login. It reports
 // whether the connection is logged in.
 func (c *conn) handshake(ctx context.Context) bool {
-	_ = c.nc.SetDeadline(time.Now().Add(handshakeTimeout))
-	res, err := tds.ServerHandshake(ctx, c.nc, c.srv.cluster.hs.config)
+	hctx, cancel := context.WithTimeout(ctx, handshakeTimeout)
+	res, err := tds.ServerHandshake(hctx, c.nc, c.srv.cluster.hs.config)
+	cancel()
 	if err != nil {
-		if !errors.Is(err, io.EOF) && !errors.Is(err, net.ErrClosed) {
+		if !isClosed(err) {
 			c.log.Info("handshake failed", zap.Error(err))
 		}
 		return false
 	}
-	_ = c.nc.SetDeadline(time.Time{})
 	c.stream = res.Conn
-	c.login = res.Login
 	// Buffered: a packet header and payload usually arrive in one read.
 	c.pr = tds.NewPacketReader(bufio.NewReaderSize(c.stream, 8192), tds.DefaultPacketSize)
 	c.pw = tds.NewPacketWriter(c.stream, tds.DefaultPacketSize)

@@ -293,3 +293,56 @@ func TestControlEndpoint(t *testing.T) {
 }
 
 var _ = sql.ErrNoRows
+
+// TestCatalogViews checks what the proxy's health checks read: the role of
+// each server and a replica's lag, before and after a failover.
+func TestCatalogViews(t *testing.T) {
+	t.Parallel()
+	c := startCluster(t, Config{Replicas: 1})
+	ctx := testCtx(t)
+	pdb := openDB(t, c.Servers()[0], nil)
+	rdb := openDB(t, c.Servers()[1], nil)
+	role := func(db *sql.DB) string {
+		t.Helper()
+		var r string
+		if err := db.QueryRowContext(ctx, "SELECT role_desc FROM sys.dm_hadr_availability_replica_states WHERE is_local = 1").Scan(&r); err != nil {
+			t.Fatal(err)
+		}
+		return r
+	}
+	if p, r := role(pdb), role(rdb); p != "PRIMARY" || r != "SECONDARY" {
+		t.Fatalf("roles = %s, %s; want PRIMARY, SECONDARY", p, r)
+	}
+	// The lag views list user databases: make one, let it reach the replica.
+	if _, err := pdb.ExecContext(ctx, "CREATE DATABASE lagdb"); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 5*time.Second, "the database on the replica", func() bool {
+		var n int64
+		return rdb.QueryRowContext(ctx, "SELECT COUNT(*) FROM sys.dm_hadr_database_replica_states").Scan(&n) == nil && n > 0
+	})
+	c.SetReplicaLag(2 * time.Second)
+	if _, err := pdb.ExecContext(ctx, "CREATE TABLE dbo.cv_t (id int); INSERT INTO dbo.cv_t VALUES (1)"); err != nil {
+		t.Fatal(err)
+	}
+	// While the commits wait out the lag, the replica reports a growing lag.
+	time.Sleep(1200 * time.Millisecond)
+	var lag int64
+	if err := rdb.QueryRowContext(ctx, "SELECT MAX(secondary_lag_seconds) FROM sys.dm_hadr_database_replica_states").Scan(&lag); err != nil {
+		t.Fatal(err)
+	}
+	if lag < 1 {
+		t.Errorf("replica lag = %ds with commits pending for 1.2s", lag)
+	}
+	c.SetReplicaLag(0)
+	waitFor(t, 5*time.Second, "the replica to catch up", func() bool {
+		var n int64
+		return rdb.QueryRowContext(ctx, "SELECT COUNT(*) FROM dbo.cv_t").Scan(&n) == nil && n == 1
+	})
+	if err := c.Failover(1); err != nil {
+		t.Fatal(err)
+	}
+	if p, r := role(openDB(t, c.Servers()[1], nil)), role(openDB(t, c.Servers()[0], nil)); p != "PRIMARY" || r != "SECONDARY" {
+		t.Fatalf("roles after failover = %s, %s; want PRIMARY, SECONDARY", p, r)
+	}
+}

@@ -4,8 +4,9 @@ import (
 	"context"
 	"crypto/tls"
 	"fmt"
-	"strconv"
+	"math/rand/v2"
 	"net"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -459,5 +460,153 @@ func TestMultipleRPCs(t *testing.T) {
 	}
 	if rv == nil || rv.Value != int64(7) || rv.Name != "@o" {
 		t.Errorf("RETURNVALUE = %+v, want @o = 7", rv)
+	}
+}
+
+// TestDownLevelClients selects date, time and (max) columns with old TDS
+// versions: before 7.3 the date and time types arrive as NVARCHAR strings,
+// in 7.1 the (max) types as NTEXT/IMAGE, and every value decodes.
+func TestDownLevelClients(t *testing.T) {
+	t.Parallel()
+	c := startCluster(t, Config{SampleData: true})
+	const query = "SELECT c_date, c_datetime2, c_time, c_nvarcharmax, c_varbinarymax FROM demo.dbo.all_types WHERE id = 1"
+	tests := []struct {
+		ver   uint32
+		types []tds.DataType
+	}{
+		{tds.VerTDS74, []tds.DataType{tds.TypeDateN, tds.TypeDateTime2N, tds.TypeTimeN, tds.TypeNVarChar, tds.TypeBigVarBin}},
+		{tds.VerTDS73B, []tds.DataType{tds.TypeDateN, tds.TypeDateTime2N, tds.TypeTimeN, tds.TypeNVarChar, tds.TypeBigVarBin}},
+		{tds.VerTDS72, []tds.DataType{tds.TypeNVarChar, tds.TypeNVarChar, tds.TypeNVarChar, tds.TypeNVarChar, tds.TypeBigVarBin}},
+		{tds.VerTDS71, []tds.DataType{tds.TypeNVarChar, tds.TypeNVarChar, tds.TypeNVarChar, tds.TypeNText, tds.TypeImage}},
+	}
+	for _, tc := range tests {
+		t.Run(fmt.Sprintf("%#x", tc.ver), func(t *testing.T) {
+			t.Parallel()
+			cl, _ := dialRaw(t, c.Primary(), testLogin(tc.ver))
+			cl.batch(0, query)
+			toks := cl.read()
+			var cols []tds.Column
+			var row []any
+			for _, tk := range toks {
+				switch tk.Type {
+				case tds.TokenColMetadata:
+					cols = tk.Columns
+				case tds.TokenRow, tds.TokenNBCRow:
+					row = tk.Row
+				case tds.TokenError:
+					t.Fatalf("error: %s", tk.Err.Message)
+				}
+			}
+			if len(cols) != len(tc.types) || len(row) != len(tc.types) {
+				t.Fatalf("got %d columns, %d values: %s", len(cols), len(row), summary(toks))
+			}
+			for i, want := range tc.types {
+				if cols[i].Type.Type != want {
+					t.Errorf("column %s: type %v, want %v", cols[i].Name, cols[i].Type.Type, want)
+				}
+			}
+			if want := "2024-02-29"; tc.ver < tds.VerTDS73A && row[0] != want {
+				t.Errorf("date as string = %#v, want %q", row[0], want)
+			}
+			if s, ok := row[3].(string); !ok || len(s) < 1000 {
+				t.Errorf("nvarchar(max) value = %T of length %d", row[3], len(fmt.Sprint(row[3])))
+			}
+		})
+	}
+}
+
+// TestTMRequests drives transaction manager requests directly: BEGIN answers
+// ENVCHANGE 8 with a descriptor, COMMIT/ROLLBACK answer ENVCHANGE 9/10 with
+// it, COMMIT with TMBeginXactFlag starts the next transaction, and errors
+// come back as ERROR + DONE_ERROR.
+func TestTMRequests(t *testing.T) {
+	t.Parallel()
+	c := startCluster(t, Config{})
+	cl, _ := dialRaw(t, c.Primary(), testLogin(tds.VerTDS74))
+	tm := func(req tds.TMRequest) []tds.Token {
+		t.Helper()
+		req.Headers = tds.AutocommitHeaders()
+		cl.send(tds.PacketTransMgr, 0, req.Append(nil))
+		return cl.read()
+	}
+	env := func(toks []tds.Token, typ tds.EnvType) (uint64, bool) {
+		for _, tk := range toks {
+			if tk.Type == tds.TokenEnvChange && tk.Env.Type == typ {
+				return tk.Env.TxDescriptor()
+			}
+		}
+		return 0, false
+	}
+	toks := tm(tds.TMRequest{Type: tds.TMBeginXact, IsolationLevel: tds.IsolationReadCommitted})
+	d1, ok := env(toks, tds.EnvBeginTranType)
+	if !ok || d1 == 0 || toks[len(toks)-1].Done.Status != 0 {
+		t.Fatalf("BEGIN answered %s", summary(toks))
+	}
+	toks = tm(tds.TMRequest{Type: tds.TMCommitXact, Flags: tds.TMBeginXactFlag, HasFlags: true})
+	if d, ok := env(toks, tds.EnvCommitTranType); !ok || d != d1 {
+		t.Fatalf("COMMIT+BEGIN answered %s (descriptor %x, want %x)", summary(toks), d, d1)
+	}
+	d2, ok := env(toks, tds.EnvBeginTranType)
+	if !ok || d2 == d1 {
+		t.Fatalf("COMMIT with TMBeginXactFlag did not begin a new transaction: %s", summary(toks))
+	}
+	toks = tm(tds.TMRequest{Type: tds.TMRollbackXact})
+	if d, ok := env(toks, tds.EnvRollbackTranType); !ok || d != d2 {
+		t.Fatalf("ROLLBACK answered %s", summary(toks))
+	}
+	toks = tm(tds.TMRequest{Type: tds.TMRollbackXact})
+	if got := summary(toks); got != "ERROR(3903) DONE(0x0002)" {
+		t.Errorf("ROLLBACK without a transaction answered %s", got)
+	}
+	toks = tm(tds.TMRequest{Type: tds.TMPropagateXact, Cookie: []byte{1, 2, 3}})
+	if toks[0].Type != tds.TokenError || toks[len(toks)-1].Done.Status&tds.DoneError == 0 {
+		t.Errorf("PROPAGATE answered %s", summary(toks))
+	}
+}
+
+// TestMutatedRequests sends valid requests with random bytes changed or cut
+// off (a fixed seed, so failures reproduce): every one gets a well-formed
+// response ending with a final DONE, the connection stays usable, and the
+// server never crashes.
+func TestMutatedRequests(t *testing.T) {
+	t.Parallel()
+	c := startCluster(t, Config{})
+	cl, _ := dialRaw(t, c.Primary(), testLogin(tds.VerTDS74))
+	rpc, err := (&tds.RPCRequest{HasHeaders: true, Headers: tds.AutocommitHeaders(), Calls: []tds.RPCCall{
+		{ProcID: tds.ProcSpExecuteSQL, Params: []tds.Param{
+			{Type: nvarchar, Value: "SELECT @a + 1"}, {Type: nvarchar, Value: "@a int"},
+			{Name: "@a", Type: tds.TypeInfo{Type: tds.TypeIntN, Size: 4}, Value: int64(1)},
+		}}}}).Append(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	batch := (&tds.SQLBatch{HasHeaders: true, Headers: tds.AutocommitHeaders(), Text: "SELECT 1 AS a, N'x' AS b"}).Append(nil)
+	tm := (&tds.TMRequest{Headers: tds.AutocommitHeaders(), Type: tds.TMBeginXact, Name: "t"}).Append(nil)
+	seeds := []struct {
+		typ  tds.PacketType
+		data []byte
+	}{{tds.PacketSQLBatch, batch}, {tds.PacketRPC, rpc}, {tds.PacketTransMgr, tm}}
+	rng := rand.New(rand.NewPCG(1, 2))
+	for i := range 400 {
+		s := seeds[i%len(seeds)]
+		m := append([]byte(nil), s.data...)
+		for range 1 + rng.IntN(4) {
+			m[rng.IntN(len(m))] = byte(rng.IntN(256))
+		}
+		if rng.IntN(4) == 0 {
+			m = m[:rng.IntN(len(m))]
+		}
+		cl.send(s.typ, 0, m)
+		toks := cl.read()
+		last := toks[len(toks)-1]
+		if last.Type != tds.TokenDone && last.Type != tds.TokenDoneProc || last.Done.Status&tds.DoneMore != 0 {
+			t.Fatalf("message %d (%v % x): response %s does not end with a final DONE", i, s.typ, m, summary(toks))
+		}
+	}
+	cl.batch(0, "IF @@TRANCOUNT > 0 ROLLBACK; SELECT 1")
+	cl.read()
+	cl.batch(0, "SELECT 1")
+	if got := summary(cl.read()); got != "COLMETADATA ROW DONE(0x0010)" {
+		t.Errorf("session after mutated requests answers %s", got)
 	}
 }

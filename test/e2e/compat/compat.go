@@ -90,6 +90,9 @@ func Read(path string) (Run, error) {
 	return run, nil
 }
 
+// targetOrder is the order of the document's sections; unknown targets follow.
+var targetOrder = []string{"direct", "proxy", "mssql"}
+
 // targetTitles gives the section title of each known target.
 var targetTitles = map[string]string{
 	"direct": "Directly against the simulator (mssqlsim)",
@@ -118,6 +121,7 @@ func Markdown(run Run) []byte {
 		}
 		byTarget[r.Target] = append(byTarget[r.Target], r)
 	}
+	sort.SliceStable(targets, func(i, j int) bool { return rankOf(targets[i]) < rankOf(targets[j]) })
 	for _, tg := range targets {
 		title := targetTitles[tg]
 		if title == "" {
@@ -127,6 +131,15 @@ func Markdown(run Run) []byte {
 		writeTable(&b, byTarget[tg])
 	}
 	return []byte(b.String())
+}
+
+func rankOf(target string) int {
+	for i, t := range targetOrder {
+		if t == target {
+			return i
+		}
+	}
+	return len(targetOrder)
 }
 
 func writeTable(b *strings.Builder, results []Result) {

@@ -65,7 +65,13 @@ func TestReadRejectsBadInput(t *testing.T) {
 
 func TestMarkdown(t *testing.T) {
 	t.Parallel()
-	md := string(Markdown(sampleRun()))
+	run := sampleRun()
+	// A real-server section listed first still comes after the proxy's.
+	run.Results = append([]Result{{Target: "mssql", Client: "tsql", Encryption: "plain", Scenario: "login-plain", Status: Skipped, Reason: "no server"}}, run.Results...)
+	md := string(Markdown(run))
+	if d, p, m := strings.Index(md, "## Directly against the simulator"), strings.Index(md, "## Through tdsproxy"), strings.Index(md, "## Directly against a real SQL Server"); !(d < p && p < m) {
+		t.Errorf("sections out of order: direct at %d, proxy at %d, real server at %d", d, p, m)
+	}
 	for _, want := range []string{
 		"## Directly against the simulator (mssqlsim)",
 		"## Through tdsproxy (in front of the simulator)",

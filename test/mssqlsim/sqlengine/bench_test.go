@@ -105,3 +105,23 @@ func BenchmarkExecuteSQL(b *testing.B) {
 func BenchmarkInsert(b *testing.B) {
 	benchBatch(b, benchDB(b), "INSERT INTO dbo.customers (name, email) VALUES (N'bench', 'b@example.com')")
 }
+
+// BenchmarkResetSelect1 is a pooled go-mssqldb query: RESETCONNECTION, then
+// "SELECT 1".
+func BenchmarkResetSelect1(b *testing.B) {
+	db := benchDB(b)
+	s, err := db.NewSession("bench", "demo", 60)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	b.ReportAllocs()
+	for b.Loop() {
+		if err := s.Reset(); err != nil {
+			b.Fatal(err)
+		}
+		if err := s.ExecBatch(context.Background(), "SELECT 1", nil, nopWriter{}); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -37,7 +37,6 @@ type DB struct {
 
 	replMu      sync.Mutex
 	hook        func(CommittedTx)
-	lsn         uint64
 	lastApplied uint64
 	lastCommit  time.Time
 	sessions    map[*Session]bool

@@ -1,7 +1,6 @@
 package sqlengine
 
 import (
-	"fmt"
 	"strconv"
 	"strings"
 )
@@ -37,6 +36,7 @@ func (ex *execCtx) runDDL(sqls []string, temp bool) error {
 	}
 	if temp {
 		s.tempGen++
+		s.hasTemp = true
 	} else {
 		s.db.gen.Add(1)
 	}
@@ -354,7 +354,8 @@ func (s *Session) tableExists(ref tableRef) bool {
 	return err == nil && len(rows) > 0
 }
 
-// selectInto translates SELECT ... INTO t FROM ... as CREATE TABLE t AS.
+// selectInto translates SELECT ... INTO t FROM ...: sql is the SELECT
+// without INTO; selectIntoExec creates and fills t.
 func (s *Session) selectInto(toks []token, sel, into int) (*translation, error) {
 	parts, next := nameParts(toks, into+1)
 	if len(parts) == 0 {
@@ -369,7 +370,7 @@ func (s *Session) selectInto(toks []token, sel, into int) (*translation, error) 
 	if err := tr.translateRange(0, len(rest)); err != nil {
 		return nil, err
 	}
-	return &translation{sql: "CREATE TABLE " + ref.sqlite() + " AS " + tr.b.String(), vars: tr.varl, specials: tr.specl, target: ref}, nil
+	return &translation{sql: tr.b.String(), vars: tr.varl, specials: tr.specl, target: ref, into: true}, nil
 }
 
 // execOtherDDL handles CREATE INDEX/VIEW/SCHEMA/DATABASE, ALTER, TRUNCATE
@@ -422,8 +423,7 @@ func (ex *execCtx) execOtherDDL(st *stmt) error {
 			return err
 		}
 		s.db.replMu.Lock()
-		s.db.lsn++
-		tx := CommittedTx{LSN: s.db.lsn, CommitTime: nowUTC(), stmts: []change{{op: opCreateDatabase, sql: name}}}
+		tx := CommittedTx{LSN: s.db.lastApplied + 1, CommitTime: nowUTC(), stmts: []change{{op: opCreateDatabase, sql: name}}}
 		s.db.lastApplied, s.db.lastCommit = tx.LSN, tx.CommitTime
 		if s.db.hook != nil {
 			s.db.hook(tx)
@@ -545,5 +545,3 @@ func (ex *execCtx) alter(toks []token) error {
 	}
 	return nil // constraints and other options: accepted, not enforced
 }
-
-func fmtErrorf(format string, args ...any) error { return fmt.Errorf(format, args...) }

@@ -48,7 +48,7 @@ func (e *writerError) Unwrap() error { return e.err }
 // closed. params are the parameters of a parameterised batch (rarely used:
 // sp_executesql arrives through ExecRPC).
 func (s *Session) ExecBatch(ctx context.Context, sql string, params []Param, w ResultWriter) error {
-	if s.closed {
+	if s.closed.Load() {
 		return errClosed
 	}
 	if len(s.vars) > 0 {
@@ -139,7 +139,10 @@ func (ex *execCtx) run(st *stmt) (flow, error) {
 	ex.s.dropChangesFrom(mark)
 	se, abort := ex.s.toServerError(err)
 	if se.Number == 0 {
-		return flowAbort, err
+		// An engine failure: tell the client rather than dropping the
+		// connection, and stop the batch.
+		se = internalError(ex.s, err)
+		abort = true
 	}
 	ex.s.lastErr = se.Number
 	if ex.inTry > 0 {
@@ -170,9 +173,13 @@ func (ex *execCtx) runIf(st *stmt) (flow, error) {
 	for iter := 0; ; iter++ {
 		ok, err := ex.condition(st)
 		if err != nil {
-			se, _ := ex.s.toServerError(err)
-			if se.Number == 0 || ex.ctx.Err() != nil {
+			var we *writerError
+			if errors.As(err, &we) || ex.ctx.Err() != nil {
 				return flowAbort, err
+			}
+			se, _ := ex.s.toServerError(err)
+			if se.Number == 0 {
+				se = internalError(ex.s, err)
 			}
 			if ex.inTry > 0 {
 				ex.tryErr = &se
@@ -404,6 +411,12 @@ func (s *Session) toServerError(err error) (tds.ServerError, bool) {
 		return se, false
 	}
 	return tds.ServerError{}, true
+}
+
+// internalError reports an engine failure as a generic class 16 error.
+func internalError(s *Session, err error) tds.ServerError {
+	return tds.ServerError{Number: 50000, Class: 16, State: 1, Line: 1, ServerName: s.db.opts.ServerName,
+		Message: "mssqlsim: " + err.Error()}
 }
 
 func lastPart(s string) string {

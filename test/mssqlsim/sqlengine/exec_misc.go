@@ -65,16 +65,15 @@ func (ex *execCtx) execSetOption(st *stmt) error {
 		if arg == "" {
 			return &syntaxError{near: "LANGUAGE"}
 		}
+		// SQL Server answers every SET LANGUAGE with ENVCHANGE 2 and INFO 5703.
 		old := s.opts.language
 		s.opts.language = arg
-		if !strings.EqualFold(old, arg) || true {
-			if err := ex.w.EnvChange(tds.EnvLanguage(arg, old)); err != nil {
-				return &writerError{err}
-			}
-			if err := ex.w.Info(tds.ServerError{Number: ErrChangedLanguage, Class: 0, State: 1, Line: 1,
-				ServerName: s.db.opts.ServerName, Message: "Changed language setting to " + arg + "."}); err != nil {
-				return &writerError{err}
-			}
+		if err := ex.w.EnvChange(tds.EnvLanguage(arg, old)); err != nil {
+			return &writerError{err}
+		}
+		if err := ex.w.Info(tds.ServerError{Number: ErrChangedLanguage, Class: 0, State: 1, Line: 1,
+			ServerName: s.db.opts.ServerName, Message: "Changed language setting to " + arg + "."}); err != nil {
+			return &writerError{err}
 		}
 	case "DATEFORMAT":
 		s.opts.dateFormat = strings.ToLower(arg)
@@ -232,8 +231,8 @@ func (ex *execCtx) execTran(st *stmt) error {
 		if err := s.beginTran(); err != nil {
 			return err
 		}
-		_ = tranName(ex, toks, i)
 		if started {
+			s.tranName = tranName(ex, toks, i)
 			if err := ex.w.EnvChange(tds.EnvBeginTran(s.txDesc)); err != nil {
 				return &writerError{err}
 			}
@@ -257,9 +256,9 @@ func (ex *execCtx) execTran(st *stmt) error {
 			return newUserError(ErrRollbackNoTran, 16, false, "The ROLLBACK TRANSACTION request has no corresponding BEGIN TRANSACTION.")
 		}
 		name := tranName(ex, toks, 1)
-		if name != "" && !s.hasSavepoint(name) && s.tranCount > 0 {
-			// ROLLBACK TRAN outer_name rolls back everything; an unknown name is 6401.
-			if len(s.savepoints) > 0 || !strings.EqualFold(name, name) {
+		if name != "" && !s.hasSavepoint(name) {
+			// ROLLBACK TRAN outer_name rolls back everything; another name is 6401.
+			if !strings.EqualFold(name, s.tranName) {
 				return newUserError(ErrNoSavepoint, 16, false, "Cannot roll back %s. No transaction or savepoint of that name was found.", name)
 			}
 			name = ""

@@ -144,7 +144,12 @@ func (s *Session) buildTranslation(toks []token) (*translation, error) {
 	if sel >= 0 {
 		out.items, out.assign, out.hasStar = tr.selectItems(sel, len(toks))
 		if into := findInto(toks, sel); into > 0 {
-			return s.selectInto(toks, sel, into)
+			st, err := s.selectInto(toks, sel, into)
+			if err != nil {
+				return nil, err
+			}
+			st.items, st.hasStar = out.items, out.hasStar
+			return st, nil
 		}
 		toks = rewriteSelectList(toks, sel)
 		tr.toks = toks
@@ -241,81 +246,6 @@ func (ex *execCtx) bindArgs(tr *translation) ([]driver.NamedValue, error) {
 	return args, nil
 }
 
-// special returns a session value bound as @__name.
-func (s *Session) special(name string) any {
-	now := time.Now()
-	switch name {
-	case "__spid":
-		return int64(s.spid)
-	case "__trancount":
-		return int64(s.tranCount)
-	case "__rowcount":
-		return s.rowCount
-	case "__identity":
-		return s.identity
-	case "__error":
-		return int64(s.lastErr)
-	case "__options":
-		return int64(5496)
-	case "__language":
-		return s.opts.language
-	case "__datefirst":
-		return s.opts.dateFirst
-	case "__lock_timeout":
-		return s.opts.lockTimeout
-	case "__textsize":
-		return s.opts.textSize
-	case "__fetch_status":
-		return int64(-1)
-	case "__max_connections":
-		return int64(32767)
-	case "__now_dt":
-		return now.Format(layoutDateTime)
-	case "__utcnow_dt":
-		return now.UTC().Format(layoutDateTime)
-	case "__now_dt2":
-		return now.Format(layoutDT2)
-	case "__utcnow_dt2":
-		return now.UTC().Format(layoutDT2)
-	case "__now_dto":
-		return now.Format(layoutDTO)
-	case "__login":
-		return s.login
-	case "__user":
-		return "dbo"
-	case "__db_name":
-		return s.curDB
-	case "__db_id":
-		if d, ok := s.db.database(s.curDB); ok {
-			return int64(d.id)
-		}
-	case "__xact_state":
-		if s.tranCount > 0 {
-			return int64(1)
-		}
-		return int64(0)
-	case "__host", "__app", "__error_procedure":
-		return ""
-	case "__error_message", "__error_number", "__error_severity", "__error_state", "__error_line":
-		e := s.errInfo
-		if e == nil {
-			return nil
-		}
-		switch name {
-		case "__error_message":
-			return e.Message
-		case "__error_number":
-			return int64(e.Number)
-		case "__error_severity":
-			return int64(e.Class)
-		case "__error_state":
-			return int64(e.State)
-		}
-		return int64(e.Line)
-	}
-	return int64(0)
-}
-
 // execSelect runs a SELECT (or an assignment SELECT @v = ...).
 func (ex *execCtx) execSelect(st *stmt) error {
 	tr, err := ex.translate(st, st.toks, "q")
@@ -331,8 +261,8 @@ func (ex *execCtx) execSelect(st *stmt) error {
 	if err := ex.s.refreshCatalogs(tr.sql); err != nil {
 		return err
 	}
-	if strings.HasPrefix(tr.sql, "CREATE") {
-		return ex.execWrite(tr, skSelect)
+	if tr.into {
+		return ex.selectIntoExec(tr)
 	}
 	return ex.query(tr, true)
 }

@@ -119,8 +119,7 @@ func (s *Session) onCommit() int32 {
 	}
 	db := s.db
 	db.replMu.Lock()
-	db.lsn++
-	tx := CommittedTx{LSN: db.lsn, CommitTime: time.Now().UTC(), stmts: out}
+	tx := CommittedTx{LSN: db.lastApplied + 1, CommitTime: time.Now().UTC(), stmts: out}
 	db.lastApplied, db.lastCommit = tx.LSN, tx.CommitTime
 	hook := db.hook
 	if hook != nil {
@@ -260,7 +259,8 @@ func (db *DB) columnList(c driver.Conn, schema, table string) string {
 }
 
 // LastApplied reports the LSN and commit time of the last transaction
-// committed (primary) or applied (replica).
+// committed (primary) or applied (replica). One counter serves both roles:
+// a promoted replica numbers its commits after the last LSN it applied.
 func (db *DB) LastApplied() (lsn uint64, commitTime time.Time) {
 	db.replMu.Lock()
 	defer db.replMu.Unlock()

@@ -57,7 +57,7 @@ func parseParamDecls(s string) ([]paramDecl, error) {
 // parameters (ordinal = position in params, 0-based); the caller ends with
 // DONEPROC. Errors are handled as in ExecBatch.
 func (s *Session) ExecRPC(ctx context.Context, proc string, params []Param, w ResultWriter) error {
-	if s.closed {
+	if s.closed.Load() {
 		return errClosed
 	}
 	s.vars = map[string]*variable{}
@@ -70,7 +70,7 @@ func (s *Session) ExecRPC(ctx context.Context, proc string, params []Param, w Re
 		}
 		se, _ := s.toServerError(err)
 		if se.Number == 0 {
-			return ex.finish(err)
+			se = internalError(s, err)
 		}
 		se.ProcName = proc
 		if werr := w.Error(se); werr != nil {

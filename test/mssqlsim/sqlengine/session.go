@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"modernc.org/sqlite"
 
@@ -31,6 +32,7 @@ type Session struct {
 	opts sessionOptions
 
 	tranCount  int
+	tranName   string // name given to the outermost BEGIN TRAN
 	txDesc     uint64
 	savepoints []string
 	xactDoomed bool
@@ -45,11 +47,12 @@ type Session struct {
 	stmts      map[string]driver.Stmt
 	colCache   map[string]colCacheEntry
 	tempGen    uint64
+	hasTemp    bool            // a #temp table may exist (Reset drops them)
 	catalogs   map[string]bool // catalog temp tables created
 
 	changesMu sync.Mutex
 	changes   []change // replicated changes of the open SQLite transaction
-	closed    bool
+	closed    atomic.Bool
 }
 
 // variable is a DECLAREd variable or a bound parameter.
@@ -176,10 +179,9 @@ func (s *Session) installHooks() {
 
 // Close rolls back any open transaction and closes the SQLite connection.
 func (s *Session) Close() error {
-	if s.closed {
+	if s.closed.Swap(true) {
 		return nil
 	}
-	s.closed = true
 	s.db.unregister(s)
 	if s.tranCount > 0 {
 		_ = execConn(s.conn, "ROLLBACK")
@@ -221,21 +223,28 @@ func (s *Session) Reset() error {
 		}
 		s.endTran()
 	}
-	rows, err := queryConn(s.conn, `SELECT name FROM temp.sqlite_master WHERE type = 'table' AND name LIKE '#%'`)
-	if err != nil {
-		return fmt.Errorf("sqlengine: reset: listing temp tables: %w", err)
-	}
-	for _, r := range rows {
-		if n, ok := r[0].(string); ok {
-			if err := execConn(s.conn, `DROP TABLE temp.`+quoteIdent(n)); err != nil {
-				return fmt.Errorf("sqlengine: reset: dropping %s: %w", n, err)
+	if s.hasTemp {
+		rows, err := queryConn(s.conn, `SELECT name FROM temp.sqlite_master WHERE type = 'table' AND name LIKE '#%'`)
+		if err != nil {
+			return fmt.Errorf("sqlengine: reset: listing temp tables: %w", err)
+		}
+		for _, r := range rows {
+			if n, ok := r[0].(string); ok {
+				if err := execConn(s.conn, `DROP TABLE temp.`+quoteIdent(n)); err != nil {
+					return fmt.Errorf("sqlengine: reset: dropping %s: %w", n, err)
+				}
 			}
 		}
+		s.hasTemp = false
+		s.tempGen++
 	}
-	s.tempGen++
-	s.vars = map[string]*variable{}
+	if len(s.vars) > 0 {
+		s.vars = map[string]*variable{}
+	}
 	s.opts = defaultOptions()
-	s.prepared = map[int32]*preparedStmt{}
+	if len(s.prepared) > 0 {
+		s.prepared = map[int32]*preparedStmt{}
+	}
 	s.curDB = s.loginDB
 	s.rowCount, s.identity, s.lastErr, s.errInfo = 0, nil, 0, nil
 	return nil
@@ -243,6 +252,7 @@ func (s *Session) Reset() error {
 
 func (s *Session) endTran() {
 	s.tranCount = 0
+	s.tranName = ""
 	s.savepoints = nil
 	s.xactDoomed = false
 }

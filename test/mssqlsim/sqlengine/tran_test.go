@@ -76,6 +76,17 @@ func TestTransactions(t *testing.T) {
 	if got := len(r.sets[0].rows); got != 2 {
 		t.Errorf("rows after savepoint rollback: %v", r.sets[0].rows)
 	}
+
+	// ROLLBACK with the outer transaction's name ends it; an unknown name is 6401
+	mustRun(t, a, "BEGIN TRAN outer_tx SAVE TRAN sp2")
+	r = run(t, a, "ROLLBACK TRAN nope")
+	if len(r.errs) != 1 || r.errs[0].Number != ErrNoSavepoint || a.TranCount() != 1 {
+		t.Errorf("ROLLBACK TRAN nope: %v, trancount %d", r.errs, a.TranCount())
+	}
+	r = mustRun(t, a, "ROLLBACK TRAN outer_tx")
+	if a.TranCount() != 0 || len(r.envs) != 1 || r.envs[0].Type != tds.EnvRollbackTranType {
+		t.Errorf("ROLLBACK TRAN outer_tx: trancount %d envs %+v", a.TranCount(), r.envs)
+	}
 }
 
 // TestTMRequests checks the entry points used for TM BEGIN/COMMIT/ROLLBACK.

@@ -1,10 +1,7 @@
 package sqlengine
 
 import (
-	"fmt"
-
 	"github.com/tdsproxy/tdsproxy/tds"
-	"strconv"
 	"strings"
 )
 
@@ -18,7 +15,8 @@ type translation struct {
 	items     []selItem // top-level select list (SELECT statements)
 	hasStar   bool
 	assign    []string // SELECT @a = ..., one variable per column; nil if not an assignment
-	target    tableRef // INSERT/UPDATE/DELETE target
+	target    tableRef // INSERT/UPDATE/DELETE target, SELECT INTO table
+	into      bool     // SELECT ... INTO target
 	gen       uint64   // schema generation the translation was made for
 	varSig    string   // types of the variables it was made for
 	constRow  []any    // non-nil: a constant SELECT answered without SQLite
@@ -448,87 +446,6 @@ func trimSpace(b *strings.Builder) {
 	b.WriteString(s)
 }
 
-// valuesTable rewrites a table value constructor with a column alias list,
-// "(VALUES (1),(2)) a(x)", which SQLite lacks, as
-// "(SELECT column1 AS x FROM (VALUES (1),(2))) AS a".
-func (tr *translator) valuesTable(open, close, hi int) (int, bool, error) {
-	toks := tr.toks
-	if open+1 >= close || !toks[open+1].is("VALUES") {
-		return 0, false, nil
-	}
-	k := close + 1
-	if k < hi && toks[k].is("AS") {
-		k++
-	}
-	if k+1 >= hi || !toks[k].isIdent() || !toks[k+1].isOp("(") {
-		return 0, false, nil
-	}
-	alias := toks[k].val
-	end := matching(toks, k+1)
-	if end < 0 || end >= hi {
-		return 0, false, &syntaxError{near: alias}
-	}
-	var cols []string
-	for n, a := range splitArgs(toks, k+2, end) {
-		if a[1]-a[0] != 1 || !toks[a[0]].isIdent() {
-			return 0, false, &syntaxError{near: alias}
-		}
-		cols = append(cols, fmt.Sprintf("column%d AS %s", n+1, quoteIdent(toks[a[0]].val)))
-	}
-	tr.b.WriteString("(SELECT " + strings.Join(cols, ", ") + " FROM (")
-	if err := tr.translateRange(open+1, close); err != nil {
-		return 0, false, err
-	}
-	tr.b.WriteString(")) AS " + quoteIdent(alias))
-	return end + 1, true, nil
-}
-
-// offsetFetch translates OFFSET x ROWS [FETCH NEXT y ROWS ONLY] to
-// LIMIT y OFFSET x.
-func (tr *translator) offsetFetch(i, hi int) (int, error) {
-	toks := tr.toks
-	end := i + 1
-	for end < hi && !toks[end].is("ROWS") && !toks[end].is("ROW") {
-		end++
-	}
-	if end >= hi {
-		return 0, &syntaxError{near: "OFFSET"}
-	}
-	off := &translator{s: tr.s, toks: toks}
-	if err := off.translateRange(i+1, end); err != nil {
-		return 0, err
-	}
-	limit := "-1"
-	next := end + 1
-	if next < hi && toks[next].is("FETCH") {
-		k := next + 2 // FETCH NEXT|FIRST
-		e := k
-		for e < hi && !toks[e].is("ROWS") && !toks[e].is("ROW") {
-			e++
-		}
-		if e >= hi {
-			return 0, &syntaxError{near: "FETCH"}
-		}
-		lim := &translator{s: tr.s, toks: toks}
-		if err := lim.translateRange(k, e); err != nil {
-			return 0, err
-		}
-		limit = lim.b.String()
-		for _, v := range lim.varl {
-			tr.useVar(v)
-		}
-		next = e + 1
-		if next < hi && toks[next].is("ONLY") {
-			next++
-		}
-	}
-	for _, v := range off.varl {
-		tr.useVar(v)
-	}
-	tr.b.WriteString("LIMIT " + limit + " OFFSET " + off.b.String())
-	return next, nil
-}
-
 // topClause parses TOP n / TOP (expr) [PERCENT] [WITH TIES] at k.
 func (tr *translator) topClause(k, hi int) (string, int, error) {
 	k++
@@ -634,131 +551,4 @@ func (tr *translator) stringOperand(lo, i int) bool {
 		return true
 	}
 	return false
-}
-
-// sysVar writes a @@variable.
-func (tr *translator) sysVar(t token) error {
-	db := tr.s.db
-	switch t.up {
-	case "@@VERSION":
-		tr.b.WriteString(quoteString(db.version()))
-	case "@@SERVERNAME", "@@SERVICENAME":
-		name := db.opts.ServerName
-		if t.up == "@@SERVICENAME" {
-			name = "MSSQLSERVER"
-		}
-		tr.b.WriteString(quoteString(name))
-	case "@@MAX_PRECISION":
-		tr.b.WriteString("38")
-	case "@@MICROSOFTVERSION":
-		tr.b.WriteString("268439552")
-	case "@@SPID", "@@TRANCOUNT", "@@ROWCOUNT", "@@IDENTITY", "@@ERROR", "@@OPTIONS",
-		"@@LANGUAGE", "@@DATEFIRST", "@@LOCK_TIMEOUT", "@@TEXTSIZE", "@@NESTLEVEL",
-		"@@FETCH_STATUS", "@@PROCID", "@@LANGID", "@@DBTS", "@@CONNECTIONS", "@@MAX_CONNECTIONS":
-		tr.useSpecial("__" + strings.ToLower(t.up[2:]))
-	default:
-		return &syntaxError{msg: fmt.Sprintf("Must declare the scalar variable \"%s\".", t.text)}
-	}
-	return nil
-}
-
-// keywords are words never taken for identifiers.
-var keywords = map[string]bool{
-	"SELECT": true, "FROM": true, "WHERE": true, "AND": true, "OR": true, "NOT": true, "NULL": true,
-	"IS": true, "IN": true, "LIKE": true, "BETWEEN": true, "EXISTS": true, "AS": true, "ON": true,
-	"JOIN": true, "INNER": true, "LEFT": true, "RIGHT": true, "FULL": true, "OUTER": true, "CROSS": true,
-	"GROUP": true, "BY": true, "ORDER": true, "HAVING": true, "ASC": true, "DESC": true, "UNION": true,
-	"ALL": true, "DISTINCT": true, "CASE": true, "WHEN": true, "THEN": true, "ELSE": true, "END": true,
-	"INSERT": true, "INTO": true, "VALUES": true, "UPDATE": true, "SET": true, "DELETE": true,
-	"EXCEPT": true, "INTERSECT": true, "OVER": true, "PARTITION": true, "ESCAPE": true, "DEFAULT": true,
-	"PRIMARY": true, "KEY": true, "UNIQUE": true, "REFERENCES": true, "FOREIGN": true, "CHECK": true,
-	"CONSTRAINT": true, "TABLE": true, "CREATE": true, "DROP": true, "INDEX": true, "WITH": true,
-	"ROWS": true, "RANGE": true, "UNBOUNDED": true, "PRECEDING": true, "FOLLOWING": true, "CURRENT": true,
-	"ROW": true, "COLLATE": true, "OFFSET": true, "FETCH": true, "NEXT": true, "ONLY": true, "FIRST": true,
-	"TOP": true, "USING": true, "MATCHED": true, "APPLY": true, "LIMIT": true, "IIF": true,
-}
-
-// notSupportedError is a T-SQL feature the simulator does not implement.
-type notSupportedError struct{ what string }
-
-func (e *notSupportedError) Error() string {
-	return fmt.Sprintf("mssqlsim does not support %s.", e.what)
-}
-
-// objectError is 208: an object name that does not resolve.
-type objectError struct{ name string }
-
-func (e *objectError) Error() string { return fmt.Sprintf("Invalid object name '%s'.", e.name) }
-
-// literalValue returns the constant a literal token sequence denotes.
-func literalValue(toks []token) (any, sqlType, bool) {
-	neg := false
-	if len(toks) == 2 && toks[0].isOp("-") && toks[1].kind == tkNumber {
-		neg = true
-		toks = toks[1:]
-	}
-	if len(toks) != 1 {
-		return nil, sqlType{}, false
-	}
-	t := toks[0]
-	switch t.kind {
-	case tkNumber:
-		if strings.HasPrefix(t.text, "0x") || strings.HasPrefix(t.text, "0X") {
-			return nil, sqlType{}, false
-		}
-		if i, err := strconv.ParseInt(t.text, 10, 64); err == nil {
-			if neg {
-				i = -i
-			}
-			return i, valueType(i), true
-		}
-		if strings.ContainsAny(t.text, "eE") {
-			f, err := strconv.ParseFloat(t.text, 64)
-			if err != nil {
-				return nil, sqlType{}, false
-			}
-			if neg {
-				f = -f
-			}
-			return f, typFloat, true
-		}
-		typ := numericLiteralType(t.text)
-		s := t.text
-		if strings.HasPrefix(s, ".") {
-			s = "0" + s
-		}
-		if neg {
-			s = "-" + s
-		}
-		return s, typ, true
-	case tkString:
-		if neg {
-			return nil, sqlType{}, false
-		}
-		return t.val, sqlType{name: "varchar", size: max(len(t.val), 1)}, true
-	case tkNString:
-		if neg {
-			return nil, sqlType{}, false
-		}
-		return t.val, sqlType{name: "nvarchar", size: min(max(len([]rune(t.val)), 1), 4000)}, true
-	case tkWord:
-		if t.up == "NULL" && !neg {
-			return nil, typInt, true
-		}
-	}
-	return nil, sqlType{}, false
-}
-
-// numericLiteralType types a literal such as 12.50 as numeric(4,2).
-func numericLiteralType(s string) sqlType {
-	ip, fp, _ := strings.Cut(s, ".")
-	ip = strings.TrimLeft(ip, "0")
-	p := len(ip) + len(fp)
-	if p == 0 {
-		p = 1
-	}
-	if p < len(fp) {
-		p = len(fp)
-	}
-	return sqlType{name: "numeric", prec: uint8(min(p, 38)), scale: uint8(min(len(fp), 38))}
 }

@@ -189,7 +189,11 @@ alternate between them at each connection count, in the same process.`)
 		}
 	}
 	if !*asJSON {
-		fmt.Fprintf(stdout, "query: %q  duration: %s  count: %d  warmup: %s\n", *query, opts.Duration, *count, *warmup)
+		bound := fmt.Sprintf("duration %s per run", opts.Duration)
+		if *count > 0 {
+			bound = fmt.Sprintf("%d requests per run (at most %s)", *count, opts.Duration)
+		}
+		fmt.Fprintf(stdout, "query: %q  %s  warm-up %s\n", *query, bound, *warmup)
 		PrintTable(stdout, rows)
 	}
 	if failed {

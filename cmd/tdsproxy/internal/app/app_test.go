@@ -253,3 +253,40 @@ func TestServeListenError(t *testing.T) {
 		t.Errorf("stderr:\n%s", errOut)
 	}
 }
+
+func TestServeSIGHUPRereadsConfig(t *testing.T) {
+	clearEnv(t)
+	path := filepath.Join(t.TempDir(), "tdsproxy.yaml")
+	if err := os.WriteFile(path, []byte("primary: 127.0.0.1:1\nlisten: 127.0.0.1:0\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	done, sigs, _, _, _, errOut := serveAsync(t, "serve", "--config", path)
+	waitLog := func(want string) {
+		t.Helper()
+		for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+			if strings.Contains(errOut.String(), want) {
+				return
+			}
+		}
+		t.Fatalf("logs lack %q:\n%s", want, errOut.String())
+	}
+	if err := os.WriteFile(path, []byte("primary: 127.0.0.1:1\nlisten: 127.0.0.1:0\nbogus: 1\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	sigs <- syscall.SIGHUP
+	waitLog(`unknown key \"bogus\"`)
+	if err := os.WriteFile(path, []byte("primary: 127.0.0.1:1\nlisten: 127.0.0.1:0\npolicy-files: [p.yaml]\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	sigs <- syscall.SIGHUP
+	waitLog(`"policy_files":["p.yaml"]`)
+	select {
+	case code := <-done:
+		t.Fatalf("SIGHUP ended the process with %d", code)
+	default:
+	}
+	sigs <- syscall.SIGTERM
+	if code := waitExit(t, done, errOut); code != 143 {
+		t.Errorf("exit %d, want 143", code)
+	}
+}

@@ -60,7 +60,7 @@ func (a *App) serve(ctx context.Context, s config.Settings, loader *config.Loade
 		zap.String("config_file", s.ConfigFile), zap.String("listen", s.Proxy.Listen),
 		zap.String("primary", s.Proxy.Primary), zap.Strings("replicas", s.Proxy.Replicas))
 
-	code := a.runProxy(ctx, log, s.Proxy, func() { reloadConfig(log, loader) }, nil)
+	code := a.runProxy(ctx, log, s.Proxy, func(srv *proxy.Server) { reload(log, loader, srv) }, nil)
 	if code != 0 {
 		return exitCode(code, nil)
 	}
@@ -70,7 +70,7 @@ func (a *App) serve(ctx context.Context, s config.Settings, loader *config.Loade
 // runProxy creates the proxy, binds its listener, and runs it through the
 // lifecycle until a signal; it returns the exit code. onListening, if not
 // nil, is called once the proxy and admin listeners are bound.
-func (a *App) runProxy(ctx context.Context, log *zap.Logger, cfg proxy.Config, reload func(),
+func (a *App) runProxy(ctx context.Context, log *zap.Logger, cfg proxy.Config, reload func(*proxy.Server),
 	onListening func(proxyAddr, adminAddr net.Addr)) int {
 	cfg.SetDefaults()
 	reg := prometheus.NewRegistry()
@@ -86,6 +86,9 @@ func (a *App) runProxy(ctx context.Context, log *zap.Logger, cfg proxy.Config, r
 		return lifecycle.ExitError
 	}
 	svc := &boundServer{srv: srv, ln: ln}
+	if reload == nil {
+		reload = func(*proxy.Server) { log.Info("SIGHUP: nothing to reload") }
+	}
 	var adminAddr net.Addr
 	notify := func() {
 		if onListening != nil {
@@ -101,7 +104,7 @@ func (a *App) runProxy(ctx context.Context, log *zap.Logger, cfg proxy.Config, r
 		AdminListen: cfg.AdminListen,
 		Grace:       cfg.ShutdownGrace,
 		Signals:     a.Signals,
-		Reload:      reload,
+		Reload:      func() { reload(srv) },
 		AdminReady:  func(addr net.Addr) { adminAddr = addr },
 	}
 	// The lifecycle binds the admin listener before serving; tell the caller
@@ -130,19 +133,33 @@ func (b *boundServer) Shutdown(ctx context.Context) error { return b.srv.Shutdow
 
 func (b *boundServer) AdminHandler() http.Handler { return b.srv.AdminHandler() }
 
-// reloadConfig re-reads the configuration on SIGHUP. Only the policy files
-// can change without a restart; the rest is reported and kept.
-func reloadConfig(log *zap.Logger, loader *config.Loader) {
-	if loader == nil {
-		log.Info("SIGHUP: nothing to reload")
+// policyReloader is implemented by a proxy server that enforces policy
+// files and can re-read them (see the report to proxy-core: the method is
+// looked up at run time so this package builds before it exists).
+type policyReloader interface {
+	ReloadPolicy() error
+}
+
+// reload handles SIGHUP: it re-reads the configuration (reporting errors
+// and keeping the running one) and asks the proxy to reload its policy
+// files. Other changed settings need a restart.
+func reload(log *zap.Logger, loader *config.Loader, srv *proxy.Server) {
+	if loader != nil {
+		if s, err := loader.Reload(); err != nil {
+			log.Error("SIGHUP: configuration file not valid, keeping the running configuration", zap.Error(err))
+		} else {
+			log.Info("SIGHUP: configuration re-read; settings other than the policy files apply at the next restart",
+				zap.Strings("policy_files", s.Proxy.PolicyFiles))
+		}
+	}
+	rp, ok := any(srv).(policyReloader)
+	if !ok {
+		log.Warn("SIGHUP: this proxy build cannot reload policy files")
 		return
 	}
-	s, err := loader.Reload()
-	if err != nil {
-		log.Error("SIGHUP: configuration not reloaded, keeping the running one", zap.Error(err))
+	if err := rp.ReloadPolicy(); err != nil {
+		log.Error("SIGHUP: policy reload failed, the previous policy stays in force", zap.Error(err))
 		return
 	}
-	// TODO(policy): hand s.Proxy.PolicyFiles to the policy store once proxy exposes it.
-	log.Info("SIGHUP: configuration re-read; policy reload is not wired yet, other changes need a restart",
-		zap.Strings("policy_files", s.Proxy.PolicyFiles))
+	log.Info("SIGHUP: policy reloaded")
 }
