@@ -399,6 +399,14 @@ func (p *parser) walk(s *scope) {
 				p.tableSource(s)
 			}
 			continue
+		case TokBracketIdent, TokQuotedIdent:
+			if t.bad {
+				s.b.unknown("identifier the classifier does not understand")
+				p.pos++
+				continue
+			}
+			p.word(s) // [schema].[function](…) is a function call
+			continue
 		case TokWord:
 			if t.kw == kwNone || (!t.kw.reserved() && !p.isStarter(p.pos)) {
 				if t.kw == kwNext && p.kwAt(p.pos+1) == kwValue && p.kwAt(p.pos+2) == kwFor {

@@ -103,7 +103,7 @@ func (p *parser) tableSource(s *scope) {
 				s.b.unknown("PREDICT reads a table named inside its arguments")
 			}
 		}
-		if o.Schema == "" && o.Database == "" && builtinRowsetFuncs[strings.ToLower(o.Name)] {
+		if (o.Schema == "" && o.Database == "" && builtinRowsetFuncs[strings.ToLower(o.Name)]) || p.columnMethod(s, o) {
 			p.paren(s)
 			p.alias(s, Object{}, false)
 			return
@@ -202,6 +202,25 @@ func (p *parser) alias(s *scope, obj Object, named bool) {
 	if named && !s.nested {
 		s.b.aliases = append(s.b.aliases, alias{name: unquoteIdent(p.text(i)), obj: obj})
 	}
+}
+
+// columnMethod reports a method call on a column of a table already in the
+// FROM clause, e.g. CROSS APPLY o.doc.nodes('/a'): three or more parts, the
+// first an alias of this statement, the last an xml/spatial method.
+func (p *parser) columnMethod(s *scope, o Object) bool {
+	if o.Database == "" || !methodNames[strings.ToLower(o.Name)] {
+		return false
+	}
+	first := o.Database
+	if o.Server != "" {
+		first = o.Server
+	}
+	for _, a := range s.b.aliases {
+		if strings.EqualFold(a.name, first) {
+			return true
+		}
+	}
+	return false
 }
 
 // joinAhead reports whether the '(' at i opens a parenthesised join: after

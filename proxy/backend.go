@@ -21,7 +21,7 @@ const maxRoutingHops = 3
 // readBufferSize is the read buffer of each leg: a packet header and a
 // small payload arrive in one read system call; larger payloads are read
 // directly into the packet buffer.
-const readBufferSize = 2048
+const readBufferSize = 1024
 
 // maxLoginResponse caps a backend's login response.
 const maxLoginResponse = 1 << 20

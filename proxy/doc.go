@@ -10,12 +10,13 @@
 // opens the backend connection with its own PRELOGIN, TLS and LOGIN7
 // (following routing ENVCHANGEs, never relaying them), rewrites the login
 // response for the client's packet size, and then runs the request loop,
-// the only writer to the client. readLoop reads client messages: each
-// request is handed to the loop, which forwards its original bytes
-// (re-packetized for the backend's packet size) and streams the response
-// back packet by packet while a tds.Walker follows its tokens; an Attention
-// that arrives meanwhile is forwarded at once, and the loop relays until
-// the DONE_ATTN.
+// the only writer to the client. readLoop reads client messages; for each
+// request it takes the session's turn (a one-slot token the loop gives
+// back when the response is over), forwards the request's original bytes
+// (re-packetized for the backend's packet size) and hands it to the loop,
+// which streams the response back packet by packet while a tds.Walker
+// follows its tokens. readLoop reads on meanwhile: an Attention is
+// forwarded at once and the loop relays until the DONE_ATTN.
 //
 // # State
 //

@@ -62,9 +62,24 @@ func DecodeUCS2(b []byte) (string, error) {
 		}
 		return string(out), nil
 	}
-	u := make([]uint16, len(b)/2)
-	for i := range u {
-		u[i] = uint16(b[2*i]) | uint16(b[2*i+1])<<8
+	// Decode straight to UTF-8: no intermediate []uint16.
+	out := make([]byte, 0, len(b)+len(b)/2)
+	for i := 0; i < len(b); i += 2 {
+		c := rune(uint16(b[i]) | uint16(b[i+1])<<8)
+		switch {
+		case c < 0xD800 || c >= 0xE000:
+			out = utf8.AppendRune(out, c)
+		case c < 0xDC00 && i+3 < len(b):
+			c2 := rune(uint16(b[i+2]) | uint16(b[i+3])<<8)
+			if c2 >= 0xDC00 && c2 < 0xE000 {
+				out = utf8.AppendRune(out, utf16.DecodeRune(c, c2))
+				i += 2
+			} else {
+				out = utf8.AppendRune(out, utf8.RuneError)
+			}
+		default:
+			out = utf8.AppendRune(out, utf8.RuneError)
+		}
 	}
-	return string(utf16.Decode(u)), nil
+	return string(out), nil
 }

@@ -112,19 +112,19 @@ const (
 )
 
 // kindTypes lists, per kind, the type names clients may report: Python,
-// JavaScript, Go (reflect), and "text" for tsql's printed output.
+// JavaScript, Go (reflect), Java, and "text" for tsql's printed output.
 var kindTypes = map[colKind][]string{
-	kInt:      {"int", "number", "int64", "text"},
-	kDecimal:  {"Decimal", "number", "[]uint8", "text"},
-	kFloat:    {"float", "number", "float64", "text"},
-	kReal:     {"float", "number", "float64", "float32", "text"},
-	kBool:     {"bool", "boolean", "text"},
-	kString:   {"str", "string", "text"},
-	kBytes:    {"bytes", "bytearray", "Buffer", "[]uint8", "text"},
-	kDateTime: {"datetime", "Date", "time.Time", "text"},
+	kInt:      {"int", "number", "int64", "Integer", "Long", "Short", "text"},
+	kDecimal:  {"Decimal", "number", "[]uint8", "BigDecimal", "text"},
+	kFloat:    {"float", "number", "float64", "Double", "text"},
+	kReal:     {"float", "number", "float64", "float32", "Float", "text"},
+	kBool:     {"bool", "boolean", "Boolean", "text"},
+	kString:   {"str", "string", "String", "text"},
+	kBytes:    {"bytes", "bytearray", "Buffer", "[]uint8", "byte[]", "text"},
+	kDateTime: {"datetime", "Date", "time.Time", "Timestamp", "text"},
 	kDate:     {"date", "datetime", "Date", "time.Time", "text", "str"},
-	kTime:     {"time", "datetime", "Date", "time.Time", "text", "str"},
-	kUUID:     {"UUID", "str", "string", "mssql.UniqueIdentifier", "text"},
+	kTime:     {"time", "datetime", "Date", "time.Time", "Time", "text", "str"},
+	kUUID:     {"UUID", "str", "string", "String", "mssql.UniqueIdentifier", "text"},
 }
 
 // expectedCol is one known value of dbo.all_types row 1.

@@ -3,6 +3,9 @@ package e2e
 import (
 	"encoding/binary"
 	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 )
@@ -211,5 +214,106 @@ func TestSplitGo(t *testing.T) {
 		if got[i] != want[i] {
 			t.Errorf("batch %d = %q, want %q", i, got[i], want[i])
 		}
+	}
+}
+
+func TestParseTSQL(t *testing.T) {
+	t.Parallel()
+	out, err := os.ReadFile(filepath.Join("testdata", "tsql-output.txt"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	steps, err := parseTSQL(string(out), 3)
+	if err != nil {
+		t.Fatalf("parseTSQL: %v", err)
+	}
+	if v, err := steps[0].one(); err != nil || v != "mssqlsim-primary" {
+		t.Errorf("step 0 = %v, %v; want mssqlsim-primary", v, err)
+	}
+	if len(steps[1].errors) != 1 {
+		t.Fatalf("step 1 errors = %v, want one", steps[1].errors)
+	}
+	e := steps[1].errors[0]
+	if n, ok := e.number(); !ok || n != 208 || !strings.Contains(e.Message, "Invalid object name 'dbo.no_such_table_e2e'.") {
+		t.Errorf("step 1 error = %s, want 208 with its message", e)
+	}
+	want := [][]string{
+		{"1", "42", "héllo wörld ☃", "Feb 29 2024 01:45PM", "deadbeef", "6F9619FF-8B86-D011-B42D-00C04FC964FF"},
+		{"2", "NULL", "NULL", "NULL", "NULL", "NULL"},
+	}
+	if got := steps[2].header; strings.Join(got, ",") != "id,c_int,c_nvarchar,c_datetime,c_varbinary,c_uniqueidentifier" {
+		t.Errorf("step 2 header = %q", got)
+	}
+	if len(steps[2].rows) != len(want) {
+		t.Fatalf("step 2 rows = %q, want %q", steps[2].rows, want)
+	}
+	for i := range want {
+		if strings.Join(steps[2].rows[i], "|") != strings.Join(want[i], "|") {
+			t.Errorf("row %d = %q, want %q", i, steps[2].rows[i], want[i])
+		}
+	}
+}
+
+func TestParseTSQLTruncated(t *testing.T) {
+	t.Parallel()
+	// tsql died (or the login failed) before the last marker: an error, not
+	// a scenario that silently saw nothing.
+	for _, out := range []string{
+		"",
+		"Msg 18456 (severity 14, state 1) from sim:\n\t\"Login failed for user 'sa'.\"\n",
+		"tdsproxy_e2e_marker\nmark:0\n\nmssqlsim-primary\n",
+	} {
+		if _, err := parseTSQL(out, 1); err == nil {
+			t.Errorf("parseTSQL(%q) = nil error, want one", out)
+		}
+	}
+}
+
+func TestDecodeObservation(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name, out string
+		ok        bool
+	}{
+		{"object on the last line", "noise\n{\"client\":\"x\",\"one\":1}\n", true},
+		{"big integer stays exact", `{"sum": 9007199254740993}`, true},
+		{"no JSON", "Traceback (most recent call last):\n", false},
+		{"empty", "", false},
+		{"truncated JSON", `{"client": "x", "one":`, false},
+		{"wrong field type", `{"client": 3}`, false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			o, err := decodeObservation([]byte(tc.out))
+			if (err == nil) != tc.ok {
+				t.Fatalf("decodeObservation = %+v, %v; want ok=%v", o, err, tc.ok)
+			}
+			if tc.name == "big integer stays exact" {
+				if n, ok := asInt(o.Sum); !ok || n != 9007199254740993 {
+					t.Errorf("sum = %v, want 9007199254740993 exactly", o.Sum)
+				}
+			}
+		})
+	}
+}
+
+func TestWriteFreeTDSConf(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	path, err := writeFreeTDSConf(dir, ModeLoginOnly, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"[global]", "encryption = request", "read-only intent = yes", "client charset = UTF-8"} {
+		if !strings.Contains(string(b), want) {
+			t.Errorf("freetds.conf lacks %q:\n%s", want, b)
+		}
+	}
+	if _, err := writeFreeTDSConf(dir, ModeStrict, false); err == nil {
+		t.Error("strict mode: want an error (FreeTDS has no TDS 8)")
 	}
 }

@@ -40,10 +40,20 @@ var msDriverClients = []client{
 var (
 	jdbcDir          = filepath.Join(clientsDir, "jdbc")
 	pydriversDir     = filepath.Join(clientsDir, "pydrivers")
-	venvPython       = filepath.Join(pydriversDir, ".venv", "bin", "python")
+	venvPython       = mustAbs(filepath.Join(pydriversDir, ".venv", "bin", "python"))
 	pydriversProgram = filepath.Join(pydriversDir, "driver.py")
 	pythonProgram    = filepath.Join(clientsDir, "python", "driver.py")
 )
+
+// mustAbs makes path absolute: exec resolves a relative program path against
+// the command's Dir, not the test's working directory.
+func mustAbs(path string) string {
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		panic(fmt.Sprintf("resolving %s: %v", path, err))
+	}
+	return abs
+}
 
 const installHint = "run .ci/install-msdrivers.sh"
 

@@ -70,7 +70,11 @@ var catalogs = map[string]catalogDef{
 		rows: func(s *Session) [][]any {
 			var out [][]any
 			for _, x := range s.db.sessionList() {
-				out = append(out, []any{int64(x.spid), "FALSE", "TCP", "SQL", "TSQL", "127.0.0.1"})
+				enc := "FALSE"
+				if x.encrypted.Load() {
+					enc = "TRUE"
+				}
+				out = append(out, []any{int64(x.spid), enc, "TCP", "SQL", "TSQL", "127.0.0.1"})
 			}
 			return out
 		},

@@ -131,7 +131,10 @@ func (db *DB) initFile(path string) error {
 	if err := execConn(c, `PRAGMA journal_mode=WAL`); err != nil {
 		return fmt.Errorf("sqlengine: setting WAL mode on %s: %w", path, err)
 	}
-	return execConn(c, `CREATE TABLE IF NOT EXISTS "__mssqlsim_schemas" (name TEXT PRIMARY KEY COLLATE NOCASE)`)
+	if err := execConn(c, `CREATE TABLE IF NOT EXISTS "__mssqlsim_schemas" (name TEXT PRIMARY KEY COLLATE NOCASE)`); err != nil {
+		return err
+	}
+	return execConn(c, `CREATE TABLE IF NOT EXISTS "__mssqlsim_procs" (name TEXT PRIMARY KEY COLLATE NOCASE, params TEXT NOT NULL, body TEXT NOT NULL)`)
 }
 
 // addDatabase registers a database file (creating it if needed).

@@ -471,6 +471,9 @@ func (ex *execCtx) execOtherDDL(st *stmt) error {
 			}
 			return ex.runDDL([]string{"DROP VIEW " + ie + ref.sqlite()}, ref.isTemp())
 		}
+		if len(toks) > 1 && (toks[1].is("PROC") || toks[1].is("PROCEDURE")) {
+			return ex.dropProc(toks)
+		}
 		if len(toks) > 1 && (toks[1].is("DATABASE") || toks[1].is("SCHEMA")) {
 			return &notSupportedError{what: "DROP " + toks[1].up}
 		}

@@ -64,8 +64,8 @@
 //   - @@SERVERNAME (Options.ServerName), @@VERSION ("Microsoft SQL Server
 //     2022 (RTM) - 16.0.1000.6 (X64) (mssqlsim) ..."), @@SPID, @@TRANCOUNT.
 //   - Also: sys.databases, sys.tables, sys.objects, sys.schemas,
-//     sys.dm_exec_connections (encrypt_option is always FALSE: the engine
-//     does not know the connection's TLS state), sys.dm_exec_sessions,
+//     sys.dm_exec_connections (encrypt_option from Session.SetEncrypted),
+//     sys.dm_exec_sessions,
 //     INFORMATION_SCHEMA.TABLES and INFORMATION_SCHEMA.COLUMNS.
 //
 // # Sample data (Options.SampleData)
@@ -122,9 +122,11 @@
 //
 // # Limits
 //
-// No stored procedures, cursors, table variables, MERGE semantics beyond
-// SQLite's, IMPLICIT_TRANSACTIONS ON, or bulk load (the TDS server turns
-// bulk loads into INSERTs). Decimal and money values are kept as SQLite
+// Procedures: CREATE [OR ALTER] PROCEDURE with parameters (defaults,
+// OUTPUT), a body of the statements above and RETURN n; they are callable
+// by RPC (name) and EXEC, and replicate. No functions, triggers, cursors,
+// table variables, MERGE semantics beyond SQLite's, IMPLICIT_TRANSACTIONS
+// ON, or bulk load (the TDS server turns bulk loads into INSERTs). Decimal and money values are kept as SQLite
 // REAL (about 15 significant digits). Identity columns are SQLite rowids
 // and always report int. A database name must be a valid identifier; at
 // most 9 databases per instance.

@@ -127,6 +127,14 @@ func (ex *execCtx) run(st *stmt) (flow, error) {
 	case skContinue:
 		return flowContinue, nil
 	}
+	if ex.s.opts.implicitTx && ex.s.tranCount == 0 && startsImplicitTran(st) {
+		if err := ex.s.beginTran(); err != nil {
+			return flowAbort, err
+		}
+		if werr := ex.w.EnvChange(tds.EnvBeginTran(ex.s.txDesc)); werr != nil {
+			return flowAbort, &writerError{werr}
+		}
+	}
 	mark := ex.s.markStatement()
 	f, err := ex.exec(st)
 	if err == nil {
@@ -246,6 +254,23 @@ func (ex *execCtx) runTry(st *stmt) (flow, error) {
 	f, err = ex.runList(st.catch)
 	ex.s.errInfo = saved
 	return f, err
+}
+
+// startsImplicitTran reports whether a statement opens a transaction under
+// SET IMPLICIT_TRANSACTIONS ON (SQL Server: SELECT from a table, DML, DDL).
+func startsImplicitTran(st *stmt) bool {
+	switch st.kind {
+	case skInsert, skUpdate, skDelete, skMerge, skCreateTable, skCreateIndex, skCreateView, skCreateProc,
+		skDropTable, skDropOther, skAlter, skTruncate:
+		return true
+	case skSelect:
+		for _, t := range st.toks {
+			if t.is("FROM") {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // curCmd is the DONE CurCmd of a statement kind.

@@ -104,9 +104,7 @@ func (ex *execCtx) execSetOption(st *stmt) error {
 		if err != nil {
 			return err
 		}
-		if v {
-			return &notSupportedError{what: "SET IMPLICIT_TRANSACTIONS ON"}
-		}
+		s.opts.implicitTx = v
 	case "IDENTITY_INSERT", "STATISTICS", "SHOWPLAN_ALL", "SHOWPLAN_XML", "ROWCOUNT", "DEADLOCK_PRIORITY",
 		"CONTEXT_INFO", "QUERY_GOVERNOR_COST_LIMIT", "NO_BROWSETABLE", "PARSEONLY", "NOEXEC", "FORCEPLAN":
 		// accepted

@@ -23,7 +23,7 @@ func (ex *execCtx) exec(st *stmt) (flow, error) {
 	case skCreateIndex, skCreateView, skAlter, skTruncate, skCreateSchema, skCreateDatabase, skDropOther:
 		return flowNext, ex.execOtherDDL(st)
 	case skCreateProc:
-		return flowNext, &notSupportedError{what: "CREATE PROCEDURE/FUNCTION/TRIGGER"}
+		return flowNext, ex.createProc(st)
 	case skSetOption:
 		return flowNext, ex.execSetOption(st)
 	case skSetVar:
@@ -261,7 +261,7 @@ func (ex *execCtx) execSelect(st *stmt) error {
 	if err := ex.s.refreshCatalogs(tr.sql); err != nil {
 		return err
 	}
-	if tr.into {
+	if tr.into && !ex.s.opts.fmtOnly {
 		return ex.selectIntoExec(tr)
 	}
 	return ex.query(tr, true)
@@ -358,6 +358,9 @@ func (ex *execCtx) query(tr *translation, send bool) error {
 				}
 			}
 		}
+		if ex.s.opts.fmtOnly {
+			break // SET FMTONLY ON: columns only
+		}
 		count++
 		if assign {
 			for i, name := range tr.assign {
@@ -425,6 +428,9 @@ func (ex *execCtx) execDML(st *stmt) error {
 	tr, err := ex.translate(st, st.toks, "q")
 	if err != nil {
 		return err
+	}
+	if ex.s.opts.fmtOnly {
+		return nil // SET FMTONLY ON: metadata only, nothing runs
 	}
 	if !tr.target.isTemp() && !ex.s.db.IsPrimary() {
 		return ex.readOnlyError()

@@ -13,6 +13,8 @@ type paramDecl struct {
 	name   string // lower case with '@'
 	typ    sqlType
 	output bool
+	def    any // default value (procedures)
+	hasDef bool
 }
 
 // parseParamDecls parses "@a int, @b nvarchar(10) OUTPUT".
@@ -39,7 +41,20 @@ func parseParamDecls(s string) ([]paramDecl, error) {
 			return nil, err
 		}
 		d := paramDecl{name: strings.ToLower(def[0].val), typ: typ}
-		for _, t := range def[k+n:] {
+		rest := def[k+n:]
+		if len(rest) >= 2 && rest[0].isOp("=") {
+			end := 2
+			if rest[1].isOp("-") && len(rest) > 2 {
+				end = 3
+			}
+			v, _, ok := literalValue(rest[1:end])
+			if !ok {
+				return nil, &syntaxError{near: rest[1].text}
+			}
+			d.def, d.hasDef = v, true
+			rest = rest[end:]
+		}
+		for _, t := range rest {
 			if t.is("OUTPUT") || t.is("OUT") {
 				d.output = true
 			}
@@ -50,8 +65,11 @@ func parseParamDecls(s string) ([]paramDecl, error) {
 }
 
 // ExecRPC runs a procedure called by RPC: sp_executesql, sp_prepare,
-// sp_execute, sp_prepexec, sp_unprepare, sp_reset_connection and the
-// catalog procedures (sp_datatype_info_100, ...). Results go to w like
+// sp_execute, sp_prepexec, sp_unprepare, sp_reset_connection, the catalog
+// procedures (sp_datatype_info_100, sp_server_info) and procedures made with
+// CREATE PROCEDURE. proc is the name as sent (the caller maps well-known
+// ProcIDs to names: 10 sp_executesql, 11 sp_prepare, 12 sp_execute,
+// 13 sp_prepexec, 15 sp_unprepare). Results go to w like
 // ExecBatch's (statements inside end with StatementDone: the caller sends
 // them as DONEINPROC), then RETURNSTATUS and RETURNVALUEs for output
 // parameters (ordinal = position in params, 0-based); the caller ends with
@@ -203,6 +221,9 @@ func (ex *execCtx) callProc(proc string, params []Param) (int32, []outValue, err
 	case "sp_server_info":
 		return 0, nil, ex.serverInfo()
 	}
+	if p, ok := s.userProc(proc); ok {
+		return ex.runBody(p.body, p.params, params, 0, proc)
+	}
 	return 0, nil, newUserError(ErrNoSuchProcedure, 16, false, "Could not find stored procedure '%s'.", proc)
 }
 
@@ -224,14 +245,29 @@ func (s *Session) prepareHandle(decls, text string) (int32, error) {
 // (named, or positional in declaration order). first is the ordinal of
 // params[0] in the RPC, for RETURNVALUE ordinals.
 func (ex *execCtx) runWithParams(text, declText string, params []Param, first int) (int32, []outValue, error) {
+	return ex.runBody(text, declText, params, first, "")
+}
+
+// runBody runs text in a new variable scope with declared parameters bound
+// from params. proc names the user procedure being run ("" for
+// sp_executesql and prepared statements): its parameters without a default
+// must be supplied.
+func (ex *execCtx) runBody(text, declText string, params []Param, first int, proc string) (int32, []outValue, error) {
 	s := ex.s
+	ex.retVal = 0
 	decls, err := parseParamDecls(declText)
 	if err != nil {
 		return 0, nil, err
 	}
 	s.vars = map[string]*variable{}
 	for _, d := range decls {
-		s.vars[d.name] = &variable{typ: d.typ}
+		v := &variable{typ: d.typ}
+		if d.hasDef {
+			if v.val, err = toStorage(d.def, d.typ); err != nil {
+				return 0, nil, err
+			}
+		}
+		s.vars[d.name] = v
 	}
 	bound := make([]string, len(params))
 	for i, p := range params {
@@ -255,6 +291,17 @@ func (ex *execCtx) runWithParams(text, declText string, params []Param, first in
 		}
 		v.val = val
 		bound[i] = name
+	}
+	if proc != "" {
+		for _, d := range decls {
+			supplied := false
+			for _, b := range bound {
+				supplied = supplied || b == d.name
+			}
+			if !supplied && !d.hasDef {
+				return 0, nil, newUserError(ErrParamNotSupplied, 16, false, "Procedure or function '%s' expects parameter '%s', which was not supplied.", proc, d.name)
+			}
+		}
 	}
 	stmts, err := s.db.parse(text)
 	if err != nil {

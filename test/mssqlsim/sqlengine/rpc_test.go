@@ -154,3 +154,50 @@ func TestExecInBatch(t *testing.T) {
 		t.Errorf("output into variable: %v", v)
 	}
 }
+
+// TestUserProcedure replays transcript 14: a procedure with OUTPUT
+// parameters and a return status, called by RPC and with EXEC.
+func TestUserProcedure(t *testing.T) {
+	t.Parallel()
+	primary, replica, txs := pair(t)
+	s := session(t, primary, "master")
+	mustRun(t, s, `CREATE PROCEDURE dbo.p14_addmul @a int, @b int, @sum int OUTPUT, @label nvarchar(30) OUTPUT AS
+BEGIN SET @sum = @a + @b; SET @label = N'product=' + CAST(@a * @b AS nvarchar(10)); SELECT @a AS a, @b AS b; RETURN 42; END`)
+	r := rpc(t, s, "dbo.p14_addmul", intParam("@a", int64(6), false), intParam("@b", int64(7), false),
+		intParam("@sum", nil, true), Param{Name: "@label", Type: tds.TypeInfo{Type: tds.TypeNVarChar, Size: 60}, Output: true})
+	if len(r.errs) > 0 {
+		t.Fatalf("errors %v", r.errs)
+	}
+	want := []string{"COLMETADATA", "ROW", "DONE(1,count=true,err=false)", "RETURNSTATUS 42", "RETURNVALUE", "RETURNVALUE"}
+	if len(r.events) != len(want) {
+		t.Fatalf("events %v, want %v", r.events, want)
+	}
+	if r.rets[0].val != int64(13) || r.rets[0].ordinal != 2 || r.rets[1].val != "product=42" || r.rets[1].name != "@label" {
+		t.Errorf("return values %+v", r.rets)
+	}
+	r = mustRun(t, s, "DECLARE @s int, @l nvarchar(30), @rc int EXEC @rc = p14_addmul 1, 2, @s OUTPUT, @l OUTPUT SELECT @rc, @s, @l")
+	if row := r.sets[len(r.sets)-1].rows[0]; row[0] != int64(42) || row[1] != int64(3) || row[2] != "product=2" {
+		t.Errorf("EXEC outputs %v", row)
+	}
+	r = rpc(t, s, "dbo.p14_addmul", intParam("@a", int64(6), false))
+	if len(r.errs) != 1 || r.errs[0].Number != ErrParamNotSupplied {
+		t.Errorf("missing parameter: %v", r.errs)
+	}
+	mustRun(t, s, "CREATE OR ALTER PROCEDURE dbo.p_def @x int = 5 AS SELECT @x * 2 AS v")
+	if v := mustRun(t, s, "EXEC dbo.p_def").scalar(t); v != int64(10) {
+		t.Errorf("default parameter: %v", v)
+	}
+	// the procedure replicates
+	for _, tx := range txs() {
+		if err := replica.Apply(tx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if v := mustRun(t, session(t, replica, "master"), "EXEC dbo.p_def 4").scalar(t); v != int64(8) {
+		t.Errorf("procedure on the replica: %v", v)
+	}
+	mustRun(t, s, "DROP PROCEDURE dbo.p_def")
+	if r := run(t, s, "EXEC dbo.p_def"); len(r.errs) != 1 || r.errs[0].Number != ErrNoSuchProcedure {
+		t.Errorf("after DROP: %v", r.errs)
+	}
+}

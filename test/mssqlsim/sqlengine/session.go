@@ -53,6 +53,7 @@ type Session struct {
 	changesMu sync.Mutex
 	changes   []change // replicated changes of the open SQLite transaction
 	closed    atomic.Bool
+	encrypted atomic.Bool
 }
 
 // variable is a DECLAREd variable or a bound parameter.
@@ -72,6 +73,7 @@ type sessionOptions struct {
 	lockTimeout int64
 	isolation   string
 	fmtOnly     bool
+	implicitTx  bool   // SET IMPLICIT_TRANSACTIONS ON (JDBC drivers' autocommit off)
 	ansiNulls   bool
 }
 
@@ -209,6 +211,12 @@ func (s *Session) TxDescriptor() uint64 {
 
 // Database is the current database name.
 func (s *Session) Database() string { return s.curDB }
+
+// SetEncrypted records whether the connection is encrypted, for
+// sys.dm_exec_connections.encrypt_option (TRUE/FALSE). It survives Reset.
+func (s *Session) SetEncrypted(on bool) {
+	s.encrypted.Store(on)
+}
 
 // NoCount reports SET NOCOUNT.
 func (s *Session) NoCount() bool { return s.opts.nocount }
