@@ -104,7 +104,12 @@ func (p *parser) ddl(k Kind, nested bool) {
 	}
 	if bodyTypes[typ] && k != KindDrop && !nested {
 		// The body runs when the object is used, not now; T-SQL makes it the
-		// rest of the batch.
+		// rest of the batch. Its statements are classified as deferred
+		// statements of this one, so that creating a view or procedure needs
+		// the rights to what it does (no escalation through ownership chains).
+		if start := p.bodyStart(); start >= 0 {
+			p.body(b, start)
+		}
 		p.pos = len(p.toks)
 		p.finish(b)
 		return
@@ -237,5 +242,50 @@ func (p *parser) end(nested bool) {
 		b := p.begin(KindUnknown)
 		b.unknown("END without BEGIN")
 		p.finish(b)
+	}
+}
+
+// bodyStart returns the index of the first token of a module body: the
+// token after the AS that is followed by a statement (AS BEGIN, AS SELECT,
+// AS RETURN …), skipping parameter declarations (@p AS int) and options
+// (WITH EXECUTE AS OWNER). It returns -1 when there is none (EXTERNAL NAME).
+func (p *parser) bodyStart() int {
+	depth := 0
+	for i := p.pos; i < len(p.toks); i++ {
+		switch p.toks[i].kind {
+		case TokLParen:
+			depth++
+		case TokRParen:
+			depth--
+		case TokWord:
+			if depth == 0 && p.toks[i].kw == kwAs && i+1 < len(p.toks) &&
+				(p.isStarter(i+1) || p.tok(i+1).kind == TokLParen) {
+				return i + 1
+			}
+		}
+	}
+	return -1
+}
+
+// body classifies a module body starting at token start as deferred
+// statements of b.
+func (p *parser) body(b *builder, start int) {
+	if p.level+1 > maxDynamicLevel {
+		b.unknown("module bodies nested too deeply")
+		return
+	}
+	base := p.toks[start].start
+	c := newParser(p.src[base:], p.level+1)
+	defer c.release()
+	c.db = p.db
+	c.offset = p.offset + base
+	if p.spanOuter {
+		c.spanOuter, c.spanStart, c.spanEnd = true, p.spanStart, p.spanEnd
+	}
+	c.run()
+	for _, st := range c.out {
+		st.Deferred = true
+		st.Depth += b.st.Depth + 1
+		b.children = append(b.children, st)
 	}
 }

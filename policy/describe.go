@@ -15,6 +15,9 @@ func (s *Statement) Describe() string {
 	if s.Dynamic {
 		sb.WriteString(" [dynamic]")
 	}
+	if s.Deferred {
+		sb.WriteString(" [deferred]")
+	}
 	sb.WriteString(":")
 	for i, a := range s.Accesses {
 		if i > 0 {

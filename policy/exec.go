@@ -190,10 +190,7 @@ func (p *parser) dynamic(b *builder, text string) {
 	if p.spanOuter {
 		c.spanStart, c.spanEnd = p.spanStart, p.spanEnd
 	}
-	c.batch()
-	if c.depth != 0 {
-		b.unknown("unbalanced BEGIN/END in dynamic SQL")
-	}
+	c.run()
 	for _, st := range c.out {
 		st.Dynamic = true
 		st.Depth += b.st.Depth + 1

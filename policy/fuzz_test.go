@@ -5,7 +5,6 @@ import (
 	"runtime"
 	"strings"
 	"testing"
-	"time"
 
 	"gopkg.in/yaml.v3"
 )
@@ -141,7 +140,7 @@ func BenchmarkDecide(b *testing.B) {
 }
 
 // TestClassifyLinear guards against quadratic behaviour of the classifier
-// on pathological batches (see TestLexLinear for the bound).
+// on pathological batches (see TestLexLinear for the method).
 func TestClassifyLinear(t *testing.T) {
 	t.Parallel()
 	if raceEnabled || testing.Short() {
@@ -154,13 +153,6 @@ func TestClassifyLinear(t *testing.T) {
 	for _, unit := range units {
 		small := "SELECT * FROM " + strings.Repeat(unit, 1<<7)
 		big := "SELECT * FROM " + strings.Repeat(unit, 1<<13)
-		ts := minTime(func() { ClassifyText(small) })
-		tb := minTime(func() { ClassifyText(big) })
-		if ts < 10*time.Microsecond {
-			ts = 10 * time.Microsecond
-		}
-		if tb > ts*64*20 {
-			t.Errorf("unit %q: %v for 8Ki units vs %v for 128: not linear", unit, tb, ts)
-		}
+		checkLinear(t, unit, func() { ClassifyText(small) }, func() { ClassifyText(big) })
 	}
 }

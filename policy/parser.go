@@ -32,8 +32,11 @@ type parser struct {
 	first  bool     // the next statement is the first of the batch
 	parens int      // current parenthesis nesting
 	sc     *scratch // pooled token buffers
-	endTok stok     // returned by tok past the end
-	ctes   []cte    // CTEs of the statement being parsed
+	// untrusted is set when the text has a token the lexer does not
+	// understand; run guarantees the result then contains an unknown access.
+	untrusted bool
+	endTok    stok  // returned by tok past the end
+	ctes      []cte // CTEs of the statement being parsed
 	// cteIndex maps lower-case CTE names to ctes indexes once there are many.
 	cteIndex map[string]int
 	// pending holds the accesses of a WITH clause for the statement it precedes.
@@ -44,6 +47,9 @@ type parser struct {
 	// (those of the EXEC in the outer text); spanOuter says whether to use them.
 	spanStart, spanEnd int
 	spanOuter          bool
+	// offset is added to statement offsets: a module body is parsed from a
+	// suffix of the outer text.
+	offset int
 }
 
 type cte struct {
@@ -63,6 +69,7 @@ type builder struct {
 	tokStart int      // index of the statement's first token
 	reasons  []string // distinct reasons of unknown accesses
 	cteUses  []int    // indexes of CTEs read as table sources
+	objs     []Object // slab for the objects of accesses
 	aliasBuf [4]alias
 }
 
@@ -77,11 +84,14 @@ func (b *builder) add(action Kind, obj *Object) {
 	b.st.Accesses = append(b.st.Accesses, Access{Action: action, Object: obj})
 }
 
-// addObj adds an access on a copy of o.
+// addObj adds an access on a copy of o. Copies live in small slabs that
+// are never grown in place, so earlier pointers stay valid.
 func (b *builder) addObj(action Kind, o Object) {
-	obj := new(Object)
-	*obj = o
-	b.st.Accesses = append(b.st.Accesses, Access{Action: action, Object: obj})
+	if len(b.objs) == cap(b.objs) {
+		b.objs = make([]Object, 0, 4)
+	}
+	b.objs = append(b.objs, o)
+	b.st.Accesses = append(b.st.Accesses, Access{Action: action, Object: &b.objs[len(b.objs)-1]})
 }
 
 // unknown adds an unknown access, once per distinct reason.
@@ -121,6 +131,7 @@ const maxPooledTokens = 1 << 14
 func newParser(src string, level int) *parser {
 	sc := scratchPool.Get().(*scratch)
 	toks := sc.toks[:0]
+	untrusted := false
 	for i := 0; i < len(src); {
 		end, kind, bad := lexOne(src, i)
 		start := i
@@ -134,6 +145,7 @@ func newParser(src string, level int) *parser {
 			}
 			kind = TokInvalid // a comment the classifier cannot trust
 		}
+		untrusted = untrusted || bad || kind == TokInvalid
 		t := stok{kind: kind, bad: bad, start: start, end: end}
 		if kind == TokWord {
 			t.kw = lookupKw(src[start:end])
@@ -141,7 +153,7 @@ func newParser(src string, level int) *parser {
 		toks = append(toks, t)
 	}
 	sc.toks = toks
-	return &parser{src: src, toks: toks, level: level, first: true, withStart: -1, sc: sc}
+	return &parser{src: src, toks: toks, level: level, first: true, withStart: -1, sc: sc, untrusted: untrusted}
 }
 
 // release returns the parser's buffers to the pool; the parser must not be
@@ -206,6 +218,27 @@ func (p *parser) isStarter(i int) bool {
 		return p.kwAt(i+1) == kwConversation
 	}
 	return true
+}
+
+// run classifies the whole text: the statements, then the structural
+// fail-closed checks (unbalanced BEGIN/END, untrusted tokens).
+func (p *parser) run() {
+	p.batch()
+	if p.depth != 0 {
+		b := p.begin(KindUnknown)
+		b.unknown("BEGIN without END")
+		p.finish(b)
+	}
+	if p.untrusted {
+		for i := range p.out {
+			if p.out[i].Unknown() {
+				return
+			}
+		}
+		b := p.begin(KindUnknown)
+		b.unknown("text the classifier does not understand")
+		p.finish(b)
+	}
 }
 
 // batch classifies statements until the end of the text.
@@ -274,6 +307,8 @@ func (p *parser) finish(b *builder) {
 			b.st.Proc = &c
 		}
 	}
+	b.st.Start += p.offset
+	b.st.End += p.offset
 	if p.spanOuter {
 		b.st.Start, b.st.End = p.spanStart, p.spanEnd
 	}
@@ -315,6 +350,9 @@ func (p *parser) safetyNet(b *builder) {
 		}
 		if k == kwUpdate && p.kwAt(i-1) == kwFor {
 			continue
+		}
+		if k == kwUpdate && p.tok(i+1).kind == TokLParen && (b.st.Kind == KindIf || b.st.Kind == KindWhile) {
+			continue // IF UPDATE(column) in a trigger
 		}
 		if k == kwInto && p.tok(i+1).kind == TokVariable {
 			continue

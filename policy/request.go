@@ -145,12 +145,7 @@ var ErrBadRequest = errors.New("policy: bad request")
 func ClassifyText(text string) *Classification {
 	p := newParser(text, 0)
 	defer p.release()
-	p.batch()
-	if p.depth != 0 {
-		b := p.begin(KindUnknown)
-		b.unknown("BEGIN without END")
-		p.finish(b)
-	}
+	p.run()
 	if len(p.out) == 0 {
 		return &Classification{}
 	}

@@ -321,8 +321,13 @@ func (p *parser) word(s *scope) {
 	// Fast path: skip column references (a, t.a, db.s.t.a) that are not
 	// function calls without building names.
 	j := p.pos
+	bad := p.tok(j).bad
 	for p.tok(j+1).kind == TokDot && p.isNamePart(j+2) {
 		j += 2
+		bad = bad || p.tok(j).bad
+	}
+	if bad {
+		s.b.unknown("identifier the classifier does not understand")
 	}
 	if j == p.pos || p.tok(j+1).kind != TokLParen {
 		if p.tok(j+1).kind != TokDot { // a trailing dot (db..t, t.*) takes the slow path

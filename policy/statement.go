@@ -87,6 +87,10 @@ type Statement struct {
 	Depth int
 	// Dynamic marks statements found inside dynamic SQL.
 	Dynamic bool
+	// Deferred marks statements of a module body (view, procedure, function,
+	// trigger) being created or altered: they run later, but the policy
+	// requires the creator to be allowed them now.
+	Deferred bool
 }
 
 // Unknown reports whether the statement has an access the classifier could

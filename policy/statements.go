@@ -117,7 +117,12 @@ func (p *parser) keywordStatement(k kw, nested bool) {
 		}
 		b := p.begin(kind)
 		p.pos++
-		p.walk(&scope{b: b, nested: nested})
+		// In a trigger, IF UPDATE(column) tests whether a column changed.
+		cont := func(i int) bool {
+			return p.kwAt(i) == kwUpdate && p.tok(i+1).kind == TokLParen && p.isNamePart(i+2) &&
+				p.tok(i+3).kind == TokRParen && p.kwAt(i+4) != kwSet
+		}
+		p.walk(&scope{b: b, nested: nested, cont: cont})
 		p.finish(b)
 		p.bump = 1
 	case kwElse:

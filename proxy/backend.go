@@ -84,11 +84,46 @@ type loginResult struct {
 	errMessage string
 }
 
-// connectBackend logs the session's login in to the primary, following
-// routing ENVCHANGEs. A failed login (the backend refused it) returns the
-// backend and a result with ok false, so its tokens can be relayed.
+// connectBackend logs the session's login in to a backend, following
+// routing ENVCHANGEs. A login with ApplicationIntent=ReadOnly goes to a
+// replica when replicas are configured (round robin, the next one when one
+// is unreachable, the primary when none is reachable), as SQL Server's
+// read-only routing does; every other login goes to the primary. A failed
+// login (the backend refused it) returns the backend and a result with ok
+// false, so its tokens can be relayed.
 func (s *session) connectBackend(ctx context.Context, login *tds.Login7, clientPacketSize int) (*backend, *loginResult, error) {
-	addr := s.srv.cfg.Primary
+	targets := []string{s.srv.cfg.Primary}
+	if reps := s.srv.cfg.Replicas; login.ReadOnlyIntent() && len(reps) > 0 {
+		first := int(s.srv.nextReplica.Add(1)-1) % len(reps)
+		targets = targets[:0]
+		for i := range reps {
+			targets = append(targets, reps[(first+i)%len(reps)])
+		}
+		targets = append(targets, s.srv.cfg.Primary)
+	}
+	var err error
+	for i, addr := range targets {
+		var be *backend
+		var lr *loginResult
+		be, lr, err = s.connectTo(ctx, addr, login, clientPacketSize)
+		if err == nil {
+			if i > 0 {
+				s.log.Warn("read-intent session served by a fallback backend", zap.String("backend", addr))
+			}
+			return be, lr, nil
+		}
+		if classify(err).Reason != ReasonBackendUnavailable || ctx.Err() != nil {
+			break
+		}
+		if i < len(targets)-1 {
+			s.log.Warn("backend unavailable; trying the next one", zap.String("backend", addr), zap.Error(err))
+		}
+	}
+	return nil, nil, err
+}
+
+// connectTo logs in to the backend at addr, following routing ENVCHANGEs.
+func (s *session) connectTo(ctx context.Context, addr string, login *tds.Login7, clientPacketSize int) (*backend, *loginResult, error) {
 	for hop := 0; ; hop++ {
 		be, lr, err := s.loginTo(ctx, addr, login, clientPacketSize)
 		if err != nil {

@@ -441,3 +441,40 @@ func TestPacketSizeRepacketizing(t *testing.T) {
 		})
 	}
 }
+
+func TestReadIntentGoesToAReplica(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, harnessOpts{replicas: 2})
+	serverName := func(params string) string {
+		t.Helper()
+		db, err := sql.Open("sqlserver", fmt.Sprintf("sqlserver://%s:%s@%s?database=master&encrypt=disable&%s", simUser, simPassword, h.srv.Addr(), params))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer db.Close()
+		var name string
+		if err := db.QueryRow("SELECT @@SERVERNAME").Scan(&name); err != nil {
+			t.Fatalf("%s: %v", params, err)
+		}
+		return name
+	}
+	if got := serverName("app+name=rw"); got != "mssqlsim-primary" {
+		t.Errorf("read-write session on %q, want the primary", got)
+	}
+	seen := map[string]bool{}
+	for range 4 {
+		seen[serverName("ApplicationIntent=ReadOnly")] = true
+	}
+	if !seen["mssqlsim-replica1"] || !seen["mssqlsim-replica2"] || len(seen) != 2 {
+		t.Errorf("read-intent sessions on %v, want both replicas", seen)
+	}
+	// With every replica down, read-intent sessions fall back to the primary.
+	for _, r := range h.sim.Replicas() {
+		if err := r.Stop(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := serverName("ApplicationIntent=ReadOnly"); got != "mssqlsim-primary" {
+		t.Errorf("with the replicas down, read-intent session on %q, want the primary", got)
+	}
+}

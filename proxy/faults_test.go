@@ -435,3 +435,18 @@ func httpGet(t *testing.T, url string) int {
 	resp.Body.Close()
 	return resp.StatusCode
 }
+
+// Regression: login-timeout once also cut the backend login short, killing
+// clients whose backend was slow but within backend-connect-timeout.
+func TestLoginTimeoutDoesNotCoverTheBackendLogin(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, harnessOpts{config: func(c *Config) {
+		c.LoginTimeout = 200 * time.Millisecond
+		c.BackendConnectTimeout = 5 * time.Second
+	}})
+	h.sim.Primary().SetLoginDelay(500 * time.Millisecond)
+	db := h.open("encrypt=disable")
+	if err := db.Ping(); err != nil {
+		t.Fatalf("a slow backend login within backend-connect-timeout failed: %v", err)
+	}
+}

@@ -45,6 +45,7 @@ type harness struct {
 type harnessOpts struct {
 	simTLS     *tls.Config // sim's TLS (nil: its self-signed certificate)
 	simEncrypt bool        // sim forces encryption
+	replicas   int         // simulator replicas, given to the proxy as Replicas
 	config     func(*Config)
 }
 
@@ -53,9 +54,10 @@ type harnessOpts struct {
 func newHarness(t testing.TB, o harnessOpts) *harness {
 	t.Helper()
 	simCfg := mssqlsim.Config{
-		Addr:   "127.0.0.1:0",
-		Logins: map[string]string{simUser: simPassword},
-		TLS:    o.simTLS,
+		Addr:     "127.0.0.1:0",
+		Logins:   map[string]string{simUser: simPassword},
+		TLS:      o.simTLS,
+		Replicas: o.replicas,
 	}
 	if o.simEncrypt {
 		simCfg.Encryption = 1 // tds.EncryptOn
@@ -77,6 +79,9 @@ func newHarness(t testing.TB, o harnessOpts) *harness {
 		LoginTimeout:          5 * time.Second,
 		BackendConnectTimeout: 3 * time.Second,
 		ShutdownGrace:         3 * time.Second,
+	}
+	for _, r := range sim.Replicas() {
+		cfg.Replicas = append(cfg.Replicas, r.Addr())
 	}
 	if o.config != nil {
 		o.config(&cfg)

@@ -37,7 +37,9 @@ type Server struct {
 	started  atomic.Bool // has listened at least once
 	draining atomic.Bool
 	nextID   atomic.Uint64
-	active   atomic.Int64 // client connections being served (incl. those being refused)
+	// nextReplica spreads read-intent sessions over the replicas.
+	nextReplica atomic.Uint64
+	active      atomic.Int64 // client connections being served (incl. those being refused)
 
 	mu       sync.Mutex
 	ln       net.Listener
@@ -74,7 +76,7 @@ func New(cfg Config, log *zap.Logger, reg prometheus.Registerer) (*Server, error
 		log.Warn("backend-trust-cert is set: backend certificates are not verified")
 	}
 	if len(cfg.Replicas) > 0 {
-		log.Info("replicas are configured but not used yet: every session goes to the primary", zap.Strings("replicas", cfg.Replicas))
+		log.Info("replicas serve ApplicationIntent=ReadOnly sessions (per-request routing is not implemented yet)", zap.Strings("replicas", cfg.Replicas))
 	}
 	d := &net.Dialer{KeepAlive: 30 * time.Second}
 	gather := prometheus.Gatherer(prometheus.DefaultGatherer)

@@ -177,6 +177,8 @@ func (s *session) run() error {
 		}
 		return failf(ReasonHandshake, fmt.Errorf("client handshake: %w", err))
 	}
+	// login-timeout covers the client's handshake only; the backend login
+	// has its own backend-connect-timeout.
 	s.conn = res.Conn
 	login := res.Login
 	s.log = s.log.With(zap.String("user", login.UserName), zap.String("app", login.AppName))
@@ -238,8 +240,6 @@ func (s *session) run() error {
 	s.mu.Lock()
 	s.loggedIn = true
 	s.mu.Unlock()
-	stop()
-	s.raw.SetDeadline(time.Time{})
 	s.log.Info("session logged in", zap.String("backend", be.addr), zap.String("mode", res.Mode.String()),
 		zap.String("database", s.state.Snapshot().Database), zap.Int("client_packet_size", clientSize),
 		zap.Int("backend_packet_size", be.packetSize))

@@ -157,8 +157,11 @@ func orDash(s string) string {
 }
 
 func dynamicNote(st *policy.Statement) string {
-	if st.Dynamic {
+	switch {
+	case st.Dynamic:
 		return " (dynamic SQL)"
+	case st.Deferred:
+		return " (module body: runs later, checked now)"
 	}
 	return ""
 }

@@ -123,6 +123,8 @@ func TestExplain(t *testing.T) {
 			[]string{"statement 2 (dynamic SQL): EXEC('DELETE FROM hr.x')", "kind: delete", "decision: DENY (error 262, class 14)"}, ""},
 		{"exec of procedure", ExplainArgs{Policy: []string{example}, User: "app", SQL: "EXEC sales.place_order 1"}, 0,
 			[]string{"kind: exec of sales.place_order", "ALLOW exec sales.place_order  [app/exec-sales"}, ""},
+		{"module body", ExplainArgs{Policy: []string{example}, User: "app", SQL: "CREATE VIEW dbo.v AS SELECT * FROM hr.x"}, 1,
+			[]string{"statement 2 (module body: runs later, checked now): SELECT * FROM hr.x", "DENY  select hr.x"}, ""},
 		{"unknown login", ExplainArgs{Policy: []string{example}, User: "mallory", SQL: "SELECT 1"}, 1,
 			[]string{"roles none", `login "mallory" has no role`}, ""},
 		{"restriction by app name", ExplainArgs{Policy: []string{example, "../../examples/policy/restrictions.yaml"}, User: "reporter", App: "Microsoft Office Excel",

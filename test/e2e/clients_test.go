@@ -205,7 +205,8 @@ func (c *pyClient) NotApplicable(sc scenario) string {
 	case sc.mode == ModeStrict:
 		return "FreeTDS 1.3 (under " + c.name + ") has no TDS 8 (strict) support"
 	case c.name == "pymssql" && sc.driver == "readonly":
-		return "pymssql 2.2 speaks TDS 7.3, which has no read-only intent flag in LOGIN7"
+		return "pymssql 2.2.2 speaks TDS 7.3 at most (tds_version='7.4': \"unrecognized tds version\"); " +
+			"LOGIN7's read-only intent flag exists from TDS 7.4"
 	}
 	return ""
 }

@@ -39,6 +39,9 @@ func record(r compat.Result) {
 // other; one client's scenarios run one after another.
 func TestClients(t *testing.T) {
 	started := time.Now()
+	results.Lock()
+	results.list = nil // -count=N runs the test N times
+	results.Unlock()
 	if out := os.Getenv("TDSPROXY_COMPAT_OUT"); out != "" {
 		t.Cleanup(func() {
 			results.Lock()

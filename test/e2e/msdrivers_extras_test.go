@@ -80,6 +80,10 @@ type checkout struct {
 	LockTimeout any `json:"lock_timeout"`
 	TranCount   any `json:"trancount"`
 	TempExists  any `json:"temp_exists"`
+	// pool-reset: the session's state just before the connection went back
+	// to the pool.
+	LockTimeoutBeforeClose any `json:"lock_timeout_before_close"`
+	TempBeforeClose        any `json:"temp_before_close"`
 }
 
 // runPattern runs one pattern through a wiretap and returns what the driver
@@ -159,6 +163,8 @@ func checkPoolReset(t testing.TB, tg *Target, o *patternObservation) {
 		t.Fatalf("want 3 checkouts, got %d", len(o.Checkouts))
 	}
 	for i, c := range o.Checkouts {
+		wantInt(t, fmt.Sprintf("checkout %d: @@LOCK_TIMEOUT after SET LOCK_TIMEOUT %d", i+1, 1000+i), c.LockTimeoutBeforeClose, int64(1000+i))
+		wantInt(t, fmt.Sprintf("checkout %d: #reset_probe after CREATE TABLE", i+1), c.TempBeforeClose, 1)
 		wantInt(t, fmt.Sprintf("checkout %d: @@LOCK_TIMEOUT", i+1), c.LockTimeout, -1)
 		wantInt(t, fmt.Sprintf("checkout %d: #reset_probe exists", i+1), c.TempExists, 0)
 		checkSameSession(t, tg, i, c, o.Checkouts[0])

@@ -113,10 +113,17 @@ func (e *ErrInfo) String() string {
 	if e == nil {
 		return "<no error>"
 	}
-	if e.Number == nil {
-		return fmt.Sprintf("%s: %s", e.Class, e.Message)
+	var parts []string
+	if e.Class != "" {
+		parts = append(parts, e.Class)
 	}
-	return fmt.Sprintf("%s %v: %s", e.Class, e.Number, e.Message)
+	if e.Number != nil {
+		parts = append(parts, fmt.Sprint(e.Number))
+	}
+	if len(parts) == 0 {
+		return e.Message
+	}
+	return strings.Join(parts, " ") + ": " + e.Message
 }
 
 // asInt reads an integer from a JSON number, a Go integer or decimal text.

@@ -147,7 +147,9 @@ func writeTestCert(t *testing.T) (certFile, keyFile string) {
 // startRealServer is the opt-in target: a real SQL Server named by the
 // go-mssqldb DSN in TDSPROXY_TEST_MSSQL. The sample objects are created by
 // testdata/mssql-setup.sql. TDSPROXY_TEST_MSSQL_READONLY may name a readable
-// secondary (HOST:PORT) for the readonly scenario.
+// secondary (HOST:PORT) for the readonly scenario, and
+// TDSPROXY_TEST_MSSQL_CAFILE a PEM file that verifies the server's
+// certificate (needed for TDS 8 strict, where clients always verify).
 func startRealServer(t *testing.T) (*Target, string) {
 	dsn := os.Getenv("TDSPROXY_TEST_MSSQL")
 	if dsn == "" {
@@ -169,6 +171,9 @@ func startRealServer(t *testing.T) (*Target, string) {
 		Database:   "demo",
 		CAFile:     os.Getenv("TDSPROXY_TEST_MSSQL_CAFILE"),
 		ReadOnlyNA: "TDSPROXY_TEST_MSSQL_READONLY is not set (HOST:PORT of a readable secondary)",
+	}
+	if tg.CAFile == "" {
+		tg.ModeNA = map[Mode]string{ModeStrict: "TDSPROXY_TEST_MSSQL_CAFILE is not set: TDS 8 (strict) clients always verify the server certificate"}
 	}
 	if ro := os.Getenv("TDSPROXY_TEST_MSSQL_READONLY"); ro != "" {
 		tg.ReadOnlyAddr, tg.ReadOnlyNA = ro, ""

@@ -184,6 +184,9 @@ func (c *Cluster) Failover(replica int) error {
 
 	c.roleMu.Lock()
 	defer c.roleMu.Unlock()
+	if c.closed {
+		return errors.New("mssqlsim: failover: cluster is closed")
+	}
 	// Catch the new primary up (no lag: a planned failover waits for sync).
 	if err := newP.repl.drain(newP.db); err != nil {
 		return fmt.Errorf("mssqlsim: failover: catching %s up: %w", newP.name, err)

@@ -5,6 +5,7 @@ import (
 	"crypto/subtle"
 	"errors"
 	"fmt"
+	"strings"
 
 	"go.uber.org/zap"
 
@@ -121,7 +122,7 @@ func (c *conn) authenticate(l *tds.Login7) (*sqlengine.Session, error) {
 	case c.srv.LoginFailure():
 		return nil, &loginError{why: "login failure injected", errs: []tds.ServerError{c.loginFailed(l.UserName)}}
 	}
-	want, ok := c.srv.cluster.cfg.Logins[l.UserName]
+	want, ok := lookupLogin(c.srv.cluster.cfg.Logins, l.UserName)
 	if !ok || subtle.ConstantTimeCompare([]byte(want), []byte(l.Password)) != 1 {
 		why := "wrong password"
 		if !ok {
@@ -179,4 +180,18 @@ func (c *conn) loginResponse(l *tds.Login7, database string, packetSize int) []b
 		}
 	}
 	return tds.AppendDone(b, tds.TokenDone, tds.Done{}, c.tdsVersion)
+}
+
+// lookupLogin finds a login's password. Login names compare without regard
+// to case, as under SQL Server's default collation; passwords do not.
+func lookupLogin(logins map[string]string, name string) (string, bool) {
+	if pw, ok := logins[name]; ok {
+		return pw, true
+	}
+	for n, pw := range logins {
+		if strings.EqualFold(n, name) {
+			return pw, true
+		}
+	}
+	return "", false
 }

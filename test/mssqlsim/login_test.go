@@ -1,8 +1,11 @@
 package mssqlsim
 
 import (
+	"crypto/x509"
 	"database/sql"
+	"encoding/pem"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -10,6 +13,9 @@ import (
 	"time"
 
 	mssql "github.com/microsoft/go-mssqldb"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+	"go.uber.org/zap/zaptest/observer"
 
 	"github.com/tdsproxy/tdsproxy/tds"
 )
@@ -98,6 +104,7 @@ func TestLoginFailures(t *testing.T) {
 	}{
 		{name: "wrong password", user: "app", password: "nope", wantNumber: 18456, wantMsg: "Login failed for user 'app'."},
 		{name: "unknown login", user: "sa", password: DefaultPassword, wantNumber: 18456, wantMsg: "Login failed for user 'sa'."},
+		{name: "password case matters", user: "app", password: "app-passw0rd", wantNumber: 18456, wantMsg: "Login failed for user 'app'."},
 		{name: "unknown database", user: "app", password: "App-Passw0rd", params: map[string]string{"database": "nosuchdb"}, wantNumber: 4060, wantMsg: `Cannot open database "nosuchdb"`},
 	}
 	for _, tc := range tests {
@@ -133,7 +140,8 @@ func TestLoginFailures(t *testing.T) {
 	}
 	t.Run("good login", func(t *testing.T) {
 		t.Parallel()
-		db, err := sql.Open("sqlserver", dsn(c.Primary(), "app", "App-Passw0rd", nil))
+		// Login names are case-insensitive, as in SQL Server.
+		db, err := sql.Open("sqlserver", dsn(c.Primary(), "APP", "App-Passw0rd", nil))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -142,7 +150,7 @@ func TestLoginFailures(t *testing.T) {
 		if err := db.QueryRowContext(testCtx(t), "SELECT SUSER_SNAME()").Scan(&user); err != nil {
 			t.Fatal(err)
 		}
-		if user != "app" {
+		if !strings.EqualFold(user, "app") {
 			t.Errorf("SUSER_SNAME() = %q, want app", user)
 		}
 	})
@@ -198,4 +206,67 @@ func TestLoginFaults(t *testing.T) {
 			t.Errorf("login took %s with a 300ms login delay", d)
 		}
 	})
+}
+
+// TestCertificateFiles serves a certificate given as PEM files: a TDS 8
+// strict client that trusts exactly that certificate connects, and bad
+// files fail Start with a clear error.
+func TestCertificateFiles(t *testing.T) {
+	t.Parallel()
+	cert, err := generateSelfSigned()
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	certFile, keyFile := filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
+	keyDER, err := x509.MarshalPKCS8PrivateKey(cert.PrivateKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: cert.Certificate[0]}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: keyDER}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	c := startCluster(t, Config{CertFile: certFile, KeyFile: keyFile})
+	filePEM, _ := os.ReadFile(certFile)
+	if string(c.CertificatePEM()) != string(filePEM) {
+		t.Error("CertificatePEM is not the configured certificate")
+	}
+	db := openDB(t, c.Primary(), map[string]string{"encrypt": "strict", "certificate": certFile})
+	if got := queryInt(t, testCtx(t), db, "SELECT 3"); got != 3 {
+		t.Errorf("SELECT 3 = %d", got)
+	}
+
+	if _, err := Start(Config{CertFile: filepath.Join(dir, "missing.pem"), KeyFile: keyFile}); err == nil || !strings.Contains(err.Error(), "certificate") {
+		t.Errorf("Start with a missing certificate file = %v, want an error about the certificate", err)
+	}
+}
+
+// TestPasswordsNeverLogged logs in (right and wrong password) with debug
+// logging on and checks that no password reaches a log line.
+func TestPasswordsNeverLogged(t *testing.T) {
+	t.Parallel()
+	const good, bad = "Zq-Secret-9417", "Wrong-Secret-5530"
+	core, logs := observer.New(zapcore.DebugLevel)
+	c := startCluster(t, Config{Logins: map[string]string{"app": good}, Logger: zap.New(core)})
+	ctx := testCtx(t)
+	for _, pw := range []string{good, bad} {
+		db, err := sql.Open("sqlserver", dsn(c.Primary(), "app", pw, nil))
+		if err != nil {
+			t.Fatal(err)
+		}
+		_ = db.PingContext(ctx)
+		db.Close()
+	}
+	if logs.Len() == 0 {
+		t.Fatal("nothing was logged at debug level")
+	}
+	for _, e := range logs.All() {
+		line := e.Message + fmt.Sprint(e.ContextMap())
+		if strings.Contains(line, good) || strings.Contains(line, bad) {
+			t.Errorf("a log line shows a password: %s", line)
+		}
+	}
 }

@@ -228,9 +228,23 @@ func TestParseFlags(t *testing.T) {
 	if _, err := parseFlags([]string{"-help"}, &stderr); !errors.Is(err, flag.ErrHelp) {
 		t.Errorf("parseFlags(-help) = %v, want flag.ErrHelp", err)
 	}
-	for _, f := range []string{"-listen", "-login", "-replicas", "-tls-cert", "-tls-key", "-encryption", "-lag", "-control", "-sample-data", "POST /failover"} {
+	for _, f := range []string{"-listen", "-login", "-replicas", "-tls-cert", "-tls-key", "-encryption", "-lag", "-control", "-sample-data", "-cert-out", "-name", "-log", "POST /failover", "NOT a production"} {
 		if !strings.Contains(stderr.String(), f) {
 			t.Errorf("-help output does not document %s", f)
 		}
 	}
+}
+
+// FuzzParseInsertBulk: any text is either not an INSERT BULK or yields a
+// non-empty table name taken from the text; never a panic.
+func FuzzParseInsertBulk(f *testing.F) {
+	for _, s := range []string{"INSERT BULK [dbo].[t] ([a] int)", "insert bulk \"x y\"(a int)", "insert  bulk", "INSERT INTO t", "insert bulk [unterminated"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		got, ok := parseInsertBulk(s)
+		if ok && (got.table == "" || !strings.Contains(s, got.table)) {
+			t.Fatalf("parseInsertBulk(%q) = %q", s, got.table)
+		}
+	})
 }

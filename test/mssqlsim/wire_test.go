@@ -233,6 +233,16 @@ func TestDoneBits(t *testing.T) {
 			t.Errorf("DONE %d = %s rows %d, want %s rows %d", i, dones[i].Status, dones[i].RowCount, w.status, w.rows)
 		}
 	}
+	more := []struct{ text, want string }{
+		{"", "DONE(0x0000)"}, // an empty batch still gets its DONE
+		{"SELECT 1 WHERE 1 = 0; SELECT 2", "COLMETADATA DONE(0x0011) COLMETADATA ROW DONE(0x0010)"},
+	}
+	for _, m := range more {
+		cl.batch(0, m.text)
+		if got := summary(cl.read()); got != m.want {
+			t.Errorf("batch %q answered %s, want %s", m.text, got, m.want)
+		}
+	}
 	// An error in the last statement: ERROR, then the final DONE with DONE_ERROR.
 	cl.batch(0, "SELECT 1; SELECT * FROM dbo.missing")
 	toks = cl.read()

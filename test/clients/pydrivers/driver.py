@@ -335,6 +335,11 @@ def mp_pool_reset():
         cur.execute("SET LOCK_TIMEOUT %d" % (1000 + i))
         cur.execute("CREATE TABLE #reset_probe (i int)")
         cur.close()
+        # What the next checkout must no longer see, read back so that a reset
+        # of settings that never took effect cannot pass for a reset.
+        checkouts[-1]["lock_timeout_before_close"] = scalar(conn, "SELECT @@LOCK_TIMEOUT")
+        checkouts[-1]["temp_before_close"] = scalar(
+            conn, "SELECT CASE WHEN OBJECT_ID('tempdb..#reset_probe') IS NULL THEN 0 ELSE 1 END")
         conn.close()
     out["checkouts"] = checkouts
 

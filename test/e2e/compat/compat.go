@@ -128,9 +128,27 @@ func Markdown(run Run) []byte {
 			title = tg
 		}
 		fmt.Fprintf(&b, "## %s\n\n", title)
+		if reason, ok := allSkipped(byTarget[tg]); ok {
+			fmt.Fprintf(&b, "Not run: %s\n\n", escape(oneLine(reason)))
+			continue
+		}
 		writeTable(&b, byTarget[tg])
 	}
 	return []byte(b.String())
+}
+
+// allSkipped reports whether every result was skipped for one and the same
+// reason (a target that is not configured), and that reason.
+func allSkipped(results []Result) (string, bool) {
+	if len(results) == 0 {
+		return "", false
+	}
+	for _, r := range results {
+		if r.Status != Skipped || r.Reason != results[0].Reason {
+			return "", false
+		}
+	}
+	return results[0].Reason, true
 }
 
 func rankOf(target string) int {

@@ -12,27 +12,27 @@ GO
 IF OBJECT_ID(N'dbo.customers') IS NULL
 BEGIN
     CREATE TABLE dbo.customers (
-        id int NOT NULL PRIMARY KEY,
+        id int IDENTITY(1,1) PRIMARY KEY,
         name nvarchar(100) NOT NULL,
-        email nvarchar(200) NULL,
-        created_at datetime2 NOT NULL DEFAULT SYSUTCDATETIME()
+        email varchar(200) NULL,
+        created datetime2 NOT NULL DEFAULT SYSDATETIME()
     );
-    INSERT INTO dbo.customers (id, name, email) VALUES
-        (1, N'Ada Lovelace', N'ada@example.com'),
-        (2, N'Grace Hopper', N'grace@example.com'),
-        (3, N'Edsger Dijkstra', NULL);
+    INSERT INTO dbo.customers (name, email)
+    SELECT TOP (200) N'Customer ' + CAST(n AS nvarchar(10)), 'customer' + CAST(n AS varchar(10)) + '@example.com'
+    FROM (SELECT ROW_NUMBER() OVER (ORDER BY (SELECT NULL)) AS n FROM sys.all_objects) AS t;
 END
 GO
 IF OBJECT_ID(N'sales.orders') IS NULL
 BEGIN
     CREATE TABLE sales.orders (
-        id int NOT NULL PRIMARY KEY,
+        id int IDENTITY(1,1) PRIMARY KEY,
         customer_id int NOT NULL,
-        amount decimal(18, 2) NOT NULL,
-        ordered_at datetime2 NOT NULL DEFAULT SYSUTCDATETIME()
+        amount decimal(12,2) NOT NULL,
+        placed_at datetime NOT NULL,
+        status varchar(20) NOT NULL
     );
-    INSERT INTO sales.orders (id, customer_id, amount) VALUES
-        (1, 1, 100.00), (2, 1, 25.50), (3, 2, 9.99);
+    INSERT INTO sales.orders (customer_id, amount, placed_at, status) VALUES
+        (1, 100.00, '2024-01-02T10:00:00', 'paid'), (2, 25.50, '2024-01-03T11:00:00', 'new');
 END
 GO
 IF OBJECT_ID(N'dbo.numbers') IS NULL
@@ -48,33 +48,18 @@ IF OBJECT_ID(N'dbo.all_types') IS NULL
 BEGIN
     CREATE TABLE dbo.all_types (
         id int NOT NULL PRIMARY KEY,
-        c_int int NULL,
-        c_bigint bigint NULL,
-        c_smallint smallint NULL,
-        c_tinyint tinyint NULL,
-        c_bit bit NULL,
-        c_decimal decimal(18, 4) NULL,
-        c_numeric numeric(10, 2) NULL,
-        c_float float NULL,
-        c_real real NULL,
-        c_money money NULL,
-        c_nvarchar nvarchar(50) NULL,
-        c_varchar varchar(50) NULL,
-        c_nvarcharmax nvarchar(max) NULL,
-        c_varcharmax varchar(max) NULL,
-        c_varbinary varbinary(50) NULL,
-        c_varbinarymax varbinary(max) NULL,
-        c_datetime datetime NULL,
-        c_datetime2 datetime2(7) NULL,
-        c_date date NULL,
-        c_time time(7) NULL,
-        c_uniqueidentifier uniqueidentifier NULL
+        c_int int, c_bigint bigint, c_smallint smallint, c_tinyint tinyint, c_bit bit,
+        c_decimal decimal(18,4), c_numeric numeric(10,2), c_float float, c_real real, c_money money,
+        c_nvarchar nvarchar(50), c_varchar varchar(50), c_nvarcharmax nvarchar(max), c_varcharmax varchar(max),
+        c_varbinary varbinary(50), c_varbinarymax varbinary(max),
+        c_datetime datetime, c_datetime2 datetime2, c_date date, c_time time, c_uniqueidentifier uniqueidentifier
     );
-    INSERT INTO dbo.all_types VALUES (
-        1, 2147483647, 9223372036854775807, -32768, 255, 1,
-        12345678901234.5678, -12345678.90, 3.141592653589793, 2.5, 922337203685477.5807,
-        N'héllo wörld ☃', 'hello world', N'ünïcødé max', 'ascii max',
-        0xDEADBEEF, 0x00FF00FF,
+    -- REPLICATE of a non-max string stops at 8000 bytes: cast to (max) first.
+    INSERT INTO dbo.all_types VALUES (1, 42, 9007199254740993, 32767, 255, 1,
+        12345.6789, -98765.43, 3.141592653589793, 2.5, 1234.5678,
+        N'héllo wörld ☃', 'plain ascii',
+        REPLICATE(CAST(N'ab' AS nvarchar(max)), 3000), REPLICATE(CAST('y' AS varchar(max)), 9000),
+        0xDEADBEEF, 0x0102030405,
         '2024-02-29T13:45:30.123', '2024-02-29T13:45:30.1234567', '2024-02-29', '13:45:30.1234567',
         '6F9619FF-8B86-D011-B42D-00C04FC964FF');
     INSERT INTO dbo.all_types (id) VALUES (2);

@@ -1,5 +1,18 @@
 package sqlengine
 
+// The engine's surface, used by the TDS server (test/mssqlsim):
+//
+//	Open(Options) (*DB, error); db.Close()
+//	db.NewSession(login, database, spid) (*Session, error)   // *LoginError: 18456, 4060
+//	db.SetRole(primary); db.IsPrimary(); db.SetHealthInfo(HealthInfo)
+//	db.SetReplicationHook(func(CommittedTx)); db.Apply(CommittedTx); db.LastApplied()
+//	s.ExecBatch(ctx, sql, params, w); s.ExecRPC(ctx, proc, params, w)
+//	s.Begin(name, isolation); s.Commit(name); s.Rollback(name)  // TM requests; *SQLError
+//	s.Reset()                                                  // RESETCONNECTION
+//	s.TranCount(); s.TxDescriptor(); s.Database(); s.NoCount(); s.SPID()
+//	s.SetEncrypted(bool)                                       // sys.dm_exec_connections
+//	s.Close()
+
 import (
 	"time"
 
@@ -84,11 +97,12 @@ type CommittedTx struct {
 	LSN uint64
 	// CommitTime is when the primary committed.
 	CommitTime time.Time
-	// stmts are the write statements of the transaction, as executed.
-	stmts []replStmt
+	// stmts are the row changes and DDL of the transaction, in order.
+	stmts []change
 }
 
-// Statements reports how many write statements the transaction carries.
+// Statements reports how many changes (rows written, DDL) the transaction
+// carries.
 func (tx CommittedTx) Statements() int { return len(tx.stmts) }
 
 // HealthInfo is what the Always On catalog views report (see doc.go). The

@@ -127,3 +127,28 @@ func mustDecimal(s string) tds.Decimal {
 	}
 	return d
 }
+
+// TestOutputClause: INSERT/UPDATE/DELETE ... OUTPUT, as ORMs use it.
+func TestOutputClause(t *testing.T) {
+	t.Parallel()
+	s := session(t, fresh(t), "master")
+	mustRun(t, s, "CREATE TABLE dbo.o (id int IDENTITY PRIMARY KEY, v nvarchar(10))")
+	r := mustRun(t, s, "INSERT INTO dbo.o (v) OUTPUT inserted.id, inserted.v VALUES (N'a'), (N'b')")
+	if len(r.sets) != 1 || colNames(r.sets[0].cols) != "id,v" || len(r.sets[0].rows) != 2 || r.sets[0].rows[1][0] != int64(2) {
+		t.Fatalf("INSERT OUTPUT: %v %+v", r.events, r.sets)
+	}
+	if r.sets[0].cols[1].Type.Type != tds.TypeNVarChar || r.dones[0].CurCmd != 0xC3 || r.dones[0].RowCount != 2 {
+		t.Errorf("INSERT OUTPUT type %v done %+v", r.sets[0].cols[1].Type, r.dones[0])
+	}
+	r = mustRun(t, s, "UPDATE dbo.o SET v = N'c' OUTPUT inserted.v WHERE id = 1")
+	if r.scalar(t) != "c" {
+		t.Errorf("UPDATE OUTPUT %v", r.scalar(t))
+	}
+	r = mustRun(t, s, "DELETE FROM dbo.o OUTPUT deleted.id WHERE id = 2")
+	if r.scalar(t) != int64(2) {
+		t.Errorf("DELETE OUTPUT %v", r.scalar(t))
+	}
+	if n := mustRun(t, s, "SELECT COUNT(*) FROM dbo.o").scalar(t); n != int64(1) {
+		t.Errorf("rows %v", n)
+	}
+}

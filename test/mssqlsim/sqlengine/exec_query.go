@@ -135,6 +135,11 @@ func (s *Session) buildTranslation(toks []token) (*translation, error) {
 			break
 		}
 	}
+	if sel < 0 && len(toks) > 0 {
+		if out2, ok, err := s.outputClause(toks); ok || err != nil {
+			return out2, err
+		}
+	}
 	// pre-scan tables so column types resolve (FROM comes after the list)
 	pre := newTranslator(s, toks)
 	if err := pre.translateRange(0, len(toks)); err != nil {
@@ -402,7 +407,11 @@ func (ex *execCtx) query(tr *translation, send bool) error {
 	if !send {
 		return nil
 	}
-	return ex.done(StatementResult{RowCount: count, HasCount: !ex.s.opts.nocount, CurCmd: 0xC1})
+	cmd := uint16(0xC1)
+	if tr.returning != 0 {
+		cmd = curCmd(tr.returning)
+	}
+	return ex.done(StatementResult{RowCount: count, HasCount: !ex.s.opts.nocount, CurCmd: cmd})
 }
 
 func normalize(v any) any {
@@ -437,6 +446,9 @@ func (ex *execCtx) execDML(st *stmt) error {
 	}
 	if err := ex.s.refreshCatalogs(tr.sql); err != nil {
 		return err
+	}
+	if tr.returning != 0 {
+		return ex.query(tr, true) // OUTPUT inserted.x: rows come back
 	}
 	return ex.execWrite(tr, st.kind)
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 
 	"github.com/tdsproxy/tdsproxy/tds"
@@ -144,9 +145,13 @@ func fresh(t *testing.T) *DB {
 	return db
 }
 
+// nextSPID gives each test session its own SPID (sessions of the shared
+// sample instance must be told apart in sys.dm_exec_connections).
+var nextSPID atomic.Int32
+
 func session(t *testing.T, db *DB, database string) *Session {
 	t.Helper()
-	s, err := db.NewSession("tester", database, 51)
+	s, err := db.NewSession("tester", database, uint16(100+nextSPID.Add(1)))
 	if err != nil {
 		t.Fatalf("NewSession: %v", err)
 	}

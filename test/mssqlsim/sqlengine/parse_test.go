@@ -4,6 +4,7 @@ import (
 	"context"
 	"strings"
 	"testing"
+	"time"
 )
 
 // TestParseBatch checks how batches split into statements.
@@ -128,4 +129,34 @@ func FuzzExecBatch(f *testing.F) {
 		_ = s.ExecBatch(ctx, sql, nil, nopWriter{})
 		_ = s.Reset()
 	})
+}
+
+// TestParseDateTime checks the fast path against time.Parse.
+func TestParseDateTime(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		in   string
+		want time.Time
+		ok   bool
+	}{
+		{"2024-02-29", time.Date(2024, 2, 29, 0, 0, 0, 0, time.UTC), true},
+		{"2024-02-29 13:45:30", time.Date(2024, 2, 29, 13, 45, 30, 0, time.UTC), true},
+		{"2024-02-29T13:45:30.1234567", time.Date(2024, 2, 29, 13, 45, 30, 123456700, time.UTC), true},
+		{"2024-02-29 13:45:30.5", time.Date(2024, 2, 29, 13, 45, 30, 500e6, time.UTC), true},
+		{"13:45:30.1234567", time.Date(1, 1, 1, 13, 45, 30, 123456700, time.UTC), true},
+		{"2024-05-06 07:08:09.0000000 +02:00", time.Date(2024, 5, 6, 7, 8, 9, 0, time.FixedZone("", 7200)), true},
+		{"20240506", time.Date(2024, 5, 6, 0, 0, 0, 0, time.UTC), true},
+		{"2023-02-30", time.Time{}, false},
+		{"2024-13-01", time.Time{}, false},
+		{"25:00:00", time.Time{}, false},
+		{"not a date", time.Time{}, false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.in, func(t *testing.T) {
+			got, ok := parseDateTime(tc.in)
+			if ok != tc.ok || (ok && !got.Equal(tc.want)) {
+				t.Errorf("parseDateTime(%q) = %v, %v; want %v, %v", tc.in, got, ok, tc.want, tc.ok)
+			}
+		})
+	}
 }

@@ -39,9 +39,6 @@ type change struct {
 	sql    string
 }
 
-// replStmt is what CommittedTx carries.
-type replStmt = change
-
 // preUpdate records a row change (SQLite pre-update hook).
 func (s *Session) preUpdate(d sqlite.SQLitePreUpdateData) {
 	if d.DatabaseName == "temp" || strings.HasPrefix(d.TableName, "sqlite_") || strings.HasPrefix(d.TableName, "__mssqlsim") {
@@ -108,7 +105,7 @@ func (s *Session) onCommit() int32 {
 	s.changesMu.Lock()
 	var out []change
 	for _, c := range s.changes {
-		if c.op != opSavepoint && c.op != opStmtMark {
+		if c.op != opSavepoint {
 			out = append(out, c)
 		}
 	}
@@ -223,19 +220,15 @@ func (db *DB) applyChange(c driver.Conn, ch change) error {
 		return execConn(c, `DELETE FROM `+quoteIdent(ch.schema)+`.`+quoteIdent(ch.table)+` WHERE rowid = ?`,
 			driver.NamedValue{Ordinal: 1, Value: ch.rowid})
 	case opInsert:
-		var b strings.Builder
-		b.WriteString(`INSERT OR REPLACE INTO ` + quoteIdent(ch.schema) + `.` + quoteIdent(ch.table) + ` SELECT `)
 		args := make([]driver.NamedValue, 0, len(ch.values)+1)
-		for i, v := range ch.values {
-			if i > 0 {
-				b.WriteString(", ")
-			}
-			b.WriteString("?")
-			args = append(args, driver.NamedValue{Ordinal: i + 1, Value: v})
+		args = append(args, driver.NamedValue{Value: ch.rowid})
+		for _, v := range ch.values {
+			args = append(args, driver.NamedValue{Value: v})
 		}
 		// keep the rowid for tables without an INTEGER PRIMARY KEY
+		// the rowid is given explicitly: it is the identity of an INTEGER
+		// PRIMARY KEY table and keeps other tables' rows addressable
 		q := `INSERT OR REPLACE INTO ` + quoteIdent(ch.schema) + `.` + quoteIdent(ch.table) + `(rowid, ` + db.columnList(c, ch.schema, ch.table) + `) VALUES (?` + strings.Repeat(", ?", len(ch.values)) + `)`
-		args = append([]driver.NamedValue{{Ordinal: 1, Value: ch.rowid}}, args...)
 		for i := range args {
 			args[i].Ordinal = i + 1
 		}

@@ -181,6 +181,10 @@ func TestCatalogViews(t *testing.T) {
 			}
 		})
 	}
+	s.SetEncrypted(true)
+	if v := mustRun(t, s, "SELECT encrypt_option FROM sys.dm_exec_connections WHERE session_id = @@SPID").scalar(t); v != "TRUE" {
+		t.Errorf("encrypt_option after SetEncrypted(true): %v", v)
+	}
 	r := run(t, s, "SELECT * FROM sys.nonexistent_view")
 	if len(r.errs) != 1 || r.errs[0].Number != ErrInvalidObject {
 		t.Errorf("unknown catalog view: %v", r.errs)

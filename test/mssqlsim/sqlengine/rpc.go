@@ -4,8 +4,6 @@ import (
 	"context"
 	"fmt"
 	"strings"
-
-	"github.com/tdsproxy/tdsproxy/tds"
 )
 
 // paramDecl is one declaration of sp_executesql/sp_prepare's @params.
@@ -442,5 +440,3 @@ func (ex *execCtx) execProcStatement(st *stmt) error {
 	}
 	return nil
 }
-
-var _ = tds.TypeIntN

@@ -64,7 +64,7 @@ func TestSelectTypes(t *testing.T) {
 		{"case", "SELECT CASE WHEN 1 = 1 THEN 'yes' ELSE 'no' END", tds.TypeBigVarChar, 3, "yes"},
 		{"in subquery", "SELECT COUNT(*) FROM dbo.customers WHERE id IN (SELECT customer_id FROM sales.orders WHERE id < 4)", tds.TypeIntN, 4, int64(3)},
 		{"@@servername", "SELECT @@SERVERNAME", tds.TypeNVarChar, 256, "SIMTEST"},
-		{"@@spid", "SELECT @@SPID", tds.TypeIntN, 2, int64(51)},
+		{"@@spid", "SELECT @@SPID", tds.TypeIntN, 2, int64(s.SPID())},
 		{"@@trancount", "SELECT @@TRANCOUNT", tds.TypeIntN, 4, int64(0)},
 		{"db_name", "SELECT DB_NAME()", tds.TypeNVarChar, 256, "demo"},
 		{"suser_sname", "SELECT SUSER_SNAME()", tds.TypeNVarChar, 256, "tester"},

@@ -73,7 +73,7 @@ type sessionOptions struct {
 	lockTimeout int64
 	isolation   string
 	fmtOnly     bool
-	implicitTx  bool   // SET IMPLICIT_TRANSACTIONS ON (JDBC drivers' autocommit off)
+	implicitTx  bool // SET IMPLICIT_TRANSACTIONS ON (JDBC drivers' autocommit off)
 	ansiNulls   bool
 }
 
@@ -143,7 +143,10 @@ func (db *DB) newSession(login, database string, spid uint16, hooks bool) (*Sess
 		s.attached[a.schema] = true
 	}
 	if hooks {
-		s.installHooks()
+		if err := s.installHooks(); err != nil {
+			c.Close()
+			return nil, err
+		}
 	}
 	if err := db.register(s); err != nil {
 		c.Close()
@@ -165,10 +168,10 @@ type hookConn interface {
 	RegisterRollbackHook(sqlite.RollbackHookFn)
 }
 
-func (s *Session) installHooks() {
+func (s *Session) installHooks() error {
 	hc, ok := s.conn.(hookConn)
 	if !ok {
-		return
+		return fmt.Errorf("sqlengine: the SQLite driver (%T) offers no update hooks: replication would be silently lost", s.conn)
 	}
 	hc.RegisterPreUpdateHook(s.preUpdate)
 	hc.RegisterCommitHook(s.onCommit)
@@ -177,6 +180,7 @@ func (s *Session) installHooks() {
 		s.changes = s.changes[:0]
 		s.changesMu.Unlock()
 	})
+	return nil
 }
 
 // Close rolls back any open transaction and closes the SQLite connection.

@@ -170,3 +170,45 @@ func TestTempTablesAreSessionScoped(t *testing.T) {
 		t.Errorf("session b sees %v rows", n)
 	}
 }
+
+// TestImplicitTransactions: JDBC drivers turn autocommit off with SET
+// IMPLICIT_TRANSACTIONS ON and commit with IF @@TRANCOUNT > 0 COMMIT TRAN.
+func TestImplicitTransactions(t *testing.T) {
+	t.Parallel()
+	db := fresh(t)
+	s := session(t, db, "master")
+	other := session(t, db, "master")
+	mustRun(t, s, "CREATE TABLE dbo.it (x int)")
+	mustRun(t, s, "SET IMPLICIT_TRANSACTIONS ON")
+	if s.TranCount() != 0 {
+		t.Fatalf("SET opened a transaction")
+	}
+	r := mustRun(t, s, "INSERT INTO dbo.it VALUES (1)")
+	if s.TranCount() != 1 || len(r.envs) != 1 || r.envs[0].Type != tds.EnvBeginTranType {
+		t.Fatalf("INSERT: trancount %d envs %+v", s.TranCount(), r.envs)
+	}
+	if n := mustRun(t, other, "SELECT COUNT(*) FROM dbo.it").scalar(t); n != int64(0) {
+		t.Errorf("uncommitted row visible: %v", n)
+	}
+	r = mustRun(t, s, "IF @@TRANCOUNT > 0 COMMIT TRAN")
+	if s.TranCount() != 0 || len(r.envs) != 1 || r.envs[0].Type != tds.EnvCommitTranType {
+		t.Errorf("commit: trancount %d envs %+v", s.TranCount(), r.envs)
+	}
+	mustRun(t, s, "SET IMPLICIT_TRANSACTIONS OFF INSERT INTO dbo.it VALUES (2)")
+	if s.TranCount() != 0 {
+		t.Errorf("OFF: trancount %d", s.TranCount())
+	}
+}
+
+// TestFmtOnly: SET FMTONLY ON returns metadata without rows or effects.
+func TestFmtOnly(t *testing.T) {
+	t.Parallel()
+	s := session(t, sample(t), "demo")
+	r := mustRun(t, s, "SET FMTONLY ON select * from dbo.customers DELETE FROM dbo.customers SET FMTONLY OFF")
+	if len(r.sets) != 1 || len(r.sets[0].rows) != 0 || colNames(r.sets[0].cols) != "id,name,email,created" {
+		t.Errorf("FMTONLY: %v", r.events)
+	}
+	if n := mustRun(t, s, "SELECT COUNT(*) FROM dbo.customers").scalar(t); n != int64(sampleCustomers) {
+		t.Errorf("FMTONLY ran the DELETE: %v rows left", n)
+	}
+}

@@ -17,6 +17,7 @@ type translation struct {
 	assign    []string // SELECT @a = ..., one variable per column; nil if not an assignment
 	target    tableRef // INSERT/UPDATE/DELETE target, SELECT INTO table
 	into      bool     // SELECT ... INTO target
+	returning stmtKind // DML with OUTPUT (SQLite RETURNING): its kind
 	gen       uint64   // schema generation the translation was made for
 	varSig    string   // types of the variables it was made for
 	constRow  []any    // non-nil: a constant SELECT answered without SQLite

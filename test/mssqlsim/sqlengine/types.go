@@ -423,6 +423,9 @@ var parseLayouts = []string{
 // parseDateTime parses the date/time forms T-SQL accepts (ISO 8601, ODBC,
 // yyyymmdd, mdy) and SQLite's own.
 func parseDateTime(s string) (time.Time, bool) {
+	if t, ok := parseStored(s); ok {
+		return t, true
+	}
 	s = strings.TrimSpace(s)
 	for _, l := range parseLayouts {
 		if t, err := time.Parse(l, s); err == nil {
@@ -430,6 +433,76 @@ func parseDateTime(s string) (time.Time, bool) {
 		}
 	}
 	return time.Time{}, false
+}
+
+// parseStored parses the storage forms quickly: "YYYY-MM-DD",
+// "YYYY-MM-DD HH:MM:SS[.fffffff]" (also with 'T') and "HH:MM:SS[.fffffff]".
+func parseStored(s string) (time.Time, bool) {
+	num := func(p string) (int, bool) {
+		n := 0
+		for i := 0; i < len(p); i++ {
+			c := p[i]
+			if c < '0' || c > '9' {
+				return 0, false
+			}
+			n = n*10 + int(c-'0')
+		}
+		return n, true
+	}
+	clock := func(c string) (h, m, sec, ns int, ok bool) {
+		if len(c) < 8 || c[2] != ':' || c[5] != ':' {
+			return 0, 0, 0, 0, false
+		}
+		h, ok1 := num(c[0:2])
+		m, ok2 := num(c[3:5])
+		sec, ok3 := num(c[6:8])
+		if !ok1 || !ok2 || !ok3 || h > 23 || m > 59 || sec > 59 {
+			return 0, 0, 0, 0, false
+		}
+		if len(c) > 8 {
+			if c[8] != '.' || len(c) == 9 || len(c) > 18 {
+				return 0, 0, 0, 0, false
+			}
+			f, okf := num(c[9:])
+			if !okf {
+				return 0, 0, 0, 0, false
+			}
+			for i := len(c) - 9; i < 9; i++ {
+				f *= 10
+			}
+			ns = f
+		}
+		return h, m, sec, ns, true
+	}
+	if len(s) >= 8 && s[2] == ':' {
+		h, m, sec, ns, ok := clock(s)
+		return time.Date(1, 1, 1, h, m, sec, ns, time.UTC), ok
+	}
+	if len(s) < 10 || s[4] != '-' || s[7] != '-' {
+		return time.Time{}, false
+	}
+	y, ok1 := num(s[0:4])
+	mo, ok2 := num(s[5:7])
+	d, ok3 := num(s[8:10])
+	if !ok1 || !ok2 || !ok3 || mo < 1 || mo > 12 || d < 1 || d > 31 {
+		return time.Time{}, false
+	}
+	if len(s) == 10 {
+		t := time.Date(y, time.Month(mo), d, 0, 0, 0, 0, time.UTC)
+		return t, t.Day() == d
+	}
+	if s[10] != ' ' && s[10] != 'T' {
+		return time.Time{}, false
+	}
+	h, m, sec, ns, ok := clock(s[11:])
+	if !ok {
+		return time.Time{}, false
+	}
+	t := time.Date(y, time.Month(mo), d, h, m, sec, ns, time.UTC)
+	if t.Day() != d {
+		return time.Time{}, false // e.g. February 30
+	}
+	return t, true
 }
 
 // storeTime renders a time as the storage text of type t.

@@ -10,6 +10,7 @@ import (
 	"io"
 	"net"
 	"os"
+	"sync"
 
 	"github.com/spf13/cobra"
 
@@ -59,12 +60,16 @@ func (e *exitError) Unwrap() error { return e.err }
 // exitCode returns err as an exit with code, reporting err (if any) once.
 func exitCode(code int, err error) error { return &exitError{code: code, err: err} }
 
+// setProxyVersion gives tdsproxy_build_info this binary's version, once.
+var setProxyVersion sync.Once
+
 // Run executes the command line args and returns the exit code.
 func (a *App) Run(ctx context.Context, args []string) int {
-	bi := ReadBuildInfo()
-	if proxy.Version == "" {
-		proxy.Version = bi.Version
-	}
+	setProxyVersion.Do(func() {
+		if proxy.Version == "" {
+			proxy.Version = ReadBuildInfo().Version
+		}
+	})
 	root := a.rootCommand()
 	root.SetArgs(args)
 	root.SetOut(a.Stdout)

@@ -85,3 +85,42 @@ func TestDemo(t *testing.T) {
 		t.Errorf("exit %d, want 130; stderr:\n%s", code, errOut.String())
 	}
 }
+
+// TestDemoBackendModes runs the demo with each other backend encryption
+// (the default, true, is covered by TestDemo) and queries through it with
+// clients that do and do not encrypt.
+func TestDemoBackendModes(t *testing.T) {
+	clearEnv(t)
+	for _, mode := range []string{"disable", "false", "strict"} {
+		t.Run(mode, func(t *testing.T) {
+			done, sigs, p, _, out, errOut := serveAsync(t, "demo", "--listen", "127.0.0.1:0",
+				"--admin-listen", "", "--log-level", "warn", "--backend-encrypt", mode)
+			want := "without certificate verification"
+			if mode == "disable" {
+				want = "no TLS"
+			}
+			if !strings.Contains(out.String(), want) {
+				t.Errorf("banner does not say %q about the backend leg", want)
+			}
+			for _, clientEnc := range []string{"disable", "true&TrustServerCertificate=true"} {
+				dsn := fmt.Sprintf("sqlserver://reporter:Reporter-Demo-Passw0rd@%s?database=demo&encrypt=%s", p, clientEnc)
+				db, err := sql.Open("sqlserver", dsn)
+				if err != nil {
+					t.Fatal(err)
+				}
+				ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+				var n int
+				err = db.QueryRowContext(ctx, "SELECT COUNT(*) FROM dbo.customers").Scan(&n)
+				cancel()
+				db.Close()
+				if err != nil || n == 0 {
+					t.Errorf("client encrypt=%s: %d customers, %v", clientEnc, n, err)
+				}
+			}
+			sigs <- syscall.SIGTERM
+			if code := waitExit(t, done, errOut); code != 143 {
+				t.Errorf("exit %d, want 143; stderr:\n%s", code, errOut.String())
+			}
+		})
+	}
+}

@@ -1,0 +1,7 @@
+package sqlengine
+
+import "testing"
+
+func BenchmarkNumbers(b *testing.B) {
+	benchBatch(b, benchDB(b), "SELECT COUNT(*) FROM dbo.numbers WHERE n <= 41")
+}
