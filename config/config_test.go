@@ -248,6 +248,8 @@ func TestBadValuesNameKeyAndSource(t *testing.T) {
 			want: []string{"max-client-conns", "env TDSPROXY_MAX_CLIENT_CONNS", "whole number"}},
 		{name: "bad address from flag", args: []string{"--listen", "1433"},
 			want: []string{"listen", "flag --listen", "HOST:PORT"}},
+		{name: "bad admin address from env", env: map[string]string{"TDSPROXY_ADMIN_LISTEN": "9090"},
+			want: []string{"admin-listen", "env TDSPROXY_ADMIN_LISTEN", "HOST:PORT"}},
 		{name: "bad port in file", file: "listen: \"host:99999\"\n",
 			want: []string{"listen", "tdsproxy.yaml:2", "0 to 65535"}},
 		{name: "bad replica from env", env: map[string]string{"TDSPROXY_REPLICAS": "a:1,nope"},

@@ -39,6 +39,7 @@ type kind int
 
 const (
 	kindString kind = iota
+	kindPath        // a file name
 	kindAddr        // HOST:PORT
 	kindEnum
 	kindBool
@@ -51,6 +52,8 @@ const (
 // typeName is the word used in help and docs for a kind.
 func (k kind) typeName() string {
 	switch k {
+	case kindPath:
+		return "path"
 	case kindAddr:
 		return "HOST:PORT"
 	case kindEnum:
@@ -64,7 +67,7 @@ func (k kind) typeName() string {
 	case kindAddrList:
 		return "list of HOST:PORT"
 	case kindList:
-		return "list"
+		return "list of paths"
 	default:
 		return "string"
 	}
@@ -145,10 +148,10 @@ var settings = []*setting{
 	{key: "replicas", flag: "replica", kind: kindAddrList,
 		usage: "readable secondary `HOST:PORT` (flag repeated, env comma-separated, file YAML list)",
 		set:   list(func(s *Settings, v []string) { s.Proxy.Replicas = v })},
-	{key: "tls-cert", kind: kindString,
+	{key: "tls-cert", kind: kindPath,
 		usage: "PEM certificate (chain) `FILE` presented to clients; re-read when it changes; empty: self-signed, with a warning",
 		set:   str(func(s *Settings, v string) { s.Proxy.TLSCert = v })},
-	{key: "tls-key", kind: kindString,
+	{key: "tls-key", kind: kindPath,
 		usage: "PEM private key `FILE` for --tls-cert",
 		set:   str(func(s *Settings, v string) { s.Proxy.TLSKey = v })},
 	{key: "client-encryption", kind: kindEnum, def: string(proxy.ClientEncryptionOptional),
@@ -163,7 +166,7 @@ var settings = []*setting{
 	{key: "backend-trust-cert", kind: kindBool, def: false,
 		usage: "skip verification of backend certificates (insecure; for test servers only)",
 		set:   func(s *Settings, v any) { s.Proxy.BackendTrustCert = v.(bool) }},
-	{key: "backend-ca-file", kind: kindString,
+	{key: "backend-ca-file", kind: kindPath,
 		usage: "PEM bundle `FILE` to verify backend certificates with (default: system roots)",
 		set:   str(func(s *Settings, v string) { s.Proxy.BackendCAFile = v })},
 	{key: "backend-server-name", kind: kindString,
@@ -172,7 +175,7 @@ var settings = []*setting{
 	{key: "backend-connect-timeout", kind: kindDuration, def: proxy.DefaultBackendConnectTimeout,
 		usage: "bound on dialing and logging in to a backend; past it the client gets transient error 40613",
 		set:   dur(func(s *Settings, v time.Duration) { s.Proxy.BackendConnectTimeout = v })},
-	{key: "admin-listen", kind: kindString,
+	{key: "admin-listen", kind: kindAddr,
 		usage: "HTTP `HOST:PORT` for /metrics, /healthz and /readyz (empty: off)",
 		set:   str(func(s *Settings, v string) { s.Proxy.AdminListen = v })},
 	{key: "max-client-conns", kind: kindInt, def: proxy.DefaultMaxClientConns,
@@ -193,7 +196,7 @@ var settings = []*setting{
 	{key: "policy-files", flag: "policy", kind: kindList,
 		usage: "policy YAML `FILE` (flag repeated, env comma-separated, file YAML list); none: allow all, with a warning",
 		set:   list(func(s *Settings, v []string) { s.Proxy.PolicyFiles = v })},
-	{key: "audit-log", kind: kindString,
+	{key: "audit-log", kind: kindPath,
 		usage: "audit log `FILE` (\"-\": stdout; empty: no audit log)",
 		set:   str(func(s *Settings, v string) { s.Proxy.AuditLog = v })},
 	{key: "log-level", kind: kindEnum, def: "info", enum: []string{"debug", "info", "warn", "error"},

@@ -22,7 +22,7 @@ func durationDefault(st *setting) time.Duration {
 // and env, a YAML-typed value from the file) to the setting's type.
 func parseValue(st *setting, raw any, src source) (any, error) {
 	switch st.kind {
-	case kindString:
+	case kindString, kindPath:
 		return scalarString(raw)
 	case kindAddr:
 		s, err := scalarString(raw)

@@ -179,6 +179,9 @@ func (s *session) run() error {
 	}
 	// login-timeout covers the client's handshake only; the backend login
 	// has its own backend-connect-timeout.
+	stop()
+	cancel()
+	s.raw.SetDeadline(time.Time{})
 	s.conn = res.Conn
 	login := res.Login
 	s.log = s.log.With(zap.String("user", login.UserName), zap.String("app", login.AppName))

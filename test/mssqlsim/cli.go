@@ -12,6 +12,7 @@ import (
 	"os/signal"
 	"sort"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -123,10 +124,22 @@ Control endpoint (with -control, loopback only, no authentication):
 }
 
 // Main runs the mssqlsim binary with args (without the program name) until
-// SIGINT or SIGTERM and returns the process exit code.
+// SIGINT or SIGTERM and returns the process exit code: 0 after -help, 2 for
+// bad flags or a failed start, 130/143 after SIGINT/SIGTERM (128+signal, as
+// the house style has it).
 func Main(args []string) int {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	defer signal.Stop(sigs)
+	var got atomic.Value
+	go func() {
+		if s, ok := <-sigs; ok {
+			got.Store(s)
+			cancel()
+		}
+	}()
 	err := Run(ctx, args, os.Stdout, os.Stderr)
 	switch {
 	case errors.Is(err, flag.ErrHelp):
@@ -134,6 +147,9 @@ func Main(args []string) int {
 	case err != nil:
 		fmt.Fprintln(os.Stderr, "mssqlsim:", err)
 		return 2
+	}
+	if s, ok := got.Load().(syscall.Signal); ok {
+		return 128 + int(s)
 	}
 	return 0
 }

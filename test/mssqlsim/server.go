@@ -138,9 +138,13 @@ func (s *Server) SetLoginFailure(on bool) { s.loginFailure.Store(on) }
 // off). An Attention cancels the wait.
 func (s *Server) SetResponseDelay(d time.Duration) { s.responseDelay.Store(int64(max(d, 0))) }
 
-// LoginDelay, LoginFailure and ResponseDelay report the injected faults.
-func (s *Server) LoginDelay() time.Duration    { return time.Duration(s.loginDelay.Load()) }
-func (s *Server) LoginFailure() bool           { return s.loginFailure.Load() }
+// LoginDelay reports the injected login delay.
+func (s *Server) LoginDelay() time.Duration { return time.Duration(s.loginDelay.Load()) }
+
+// LoginFailure reports whether logins are made to fail.
+func (s *Server) LoginFailure() bool { return s.loginFailure.Load() }
+
+// ResponseDelay reports the injected response delay.
 func (s *Server) ResponseDelay() time.Duration { return time.Duration(s.responseDelay.Load()) }
 
 // ActiveConnections returns the number of open client connections.

@@ -125,3 +125,8 @@ func BenchmarkResetSelect1(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkNumbersRange counts a range of the dbo.numbers virtual table.
+func BenchmarkNumbersRange(b *testing.B) {
+	benchBatch(b, benchDB(b), "SELECT COUNT(*) FROM dbo.numbers WHERE n <= 41")
+}

@@ -78,6 +78,9 @@ func registerFunctions() error {
 			return err
 		}
 	}
+	if err := registerNumbers(); err != nil {
+		return err
+	}
 	if err := sqlite.RegisterScalarFunction("tsql_newid", 0, func(*sqlite.FunctionContext, []driver.Value) (driver.Value, error) {
 		return newGUID(), nil
 	}); err != nil {

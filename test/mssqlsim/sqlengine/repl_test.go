@@ -190,3 +190,43 @@ func TestCatalogViews(t *testing.T) {
 		t.Errorf("unknown catalog view: %v", r.errs)
 	}
 }
+
+// TestHealthProbeQueries runs the proxy's health probe queries
+// (proxy/health/probe.go) on a primary and a replica.
+func TestHealthProbeQueries(t *testing.T) {
+	t.Parallel()
+	primary, replica, _ := pair(t)
+	replica.SetHealthInfo(HealthInfo{SecondaryLag: 2 * time.Second})
+	const (
+		qServer = `SELECT @@SERVERNAME, CONVERT(nvarchar(128), DATABASEPROPERTYEX(DB_NAME(), 'Updateability')), CONVERT(int, SERVERPROPERTY('IsHadrEnabled'))`
+		qRole   = `SELECT role_desc FROM sys.dm_hadr_availability_replica_states WHERE is_local = 1`
+		qLag    = `SELECT secondary_lag_seconds, last_commit_time FROM sys.dm_hadr_database_replica_states WHERE is_local = 1`
+	)
+	tests := []struct {
+		db              *DB
+		name, upd, role string
+		lag             int64
+	}{
+		{primary, "PRIMARY", "READ_WRITE", "PRIMARY", 0},
+		{replica, "REPLICA", "READ_ONLY", "SECONDARY", 2},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			s := session(t, tc.db, "master")
+			row := mustRun(t, s, qServer).sets[0].rows[0]
+			if row[0] != tc.name || row[1] != tc.upd || row[2] != int64(1) {
+				t.Errorf("server row %v", row)
+			}
+			if r := mustRun(t, s, qRole).scalar(t); r != tc.role {
+				t.Errorf("role %v", r)
+			}
+			r := mustRun(t, s, qLag)
+			if len(r.sets[0].rows) != 1 || r.sets[0].rows[0][0] != tc.lag {
+				t.Errorf("lag rows %v", r.sets[0].rows)
+			}
+			if c := r.sets[0].cols[1]; c.Type.Type != tds.TypeDateTimeN {
+				t.Errorf("last_commit_time type %v", c.Type)
+			}
+		})
+	}
+}

@@ -69,11 +69,8 @@ var sampleData = []string{
 	`INSERT INTO demo."sales.order_lines" (order_id, line_no, product, quantity, unit_price)
 		SELECT o.id, l.n, 'Product ' || ((o.id * 7 + l.n) % 50 + 1), (o.id + l.n) % 5 + 1, ((o.id * 13 + l.n) % 2000) / 10.0 + 1
 		FROM demo."sales.orders" o CROSS JOIN (SELECT 1 AS n UNION ALL SELECT 2) l ORDER BY o.id, l.n`,
-	// dbo.numbers: INTEGER PRIMARY KEY makes n the rowid, so the rows are
-	// appended in order without a separate index.
-	`CREATE TABLE demo."dbo.numbers" (n INTEGER PRIMARY KEY)`,
-	fmt.Sprintf(`INSERT INTO demo."dbo.numbers" (n)
-		WITH RECURSIVE c(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM c WHERE i < %d) SELECT i FROM c`, sampleNumbers),
+	// dbo.numbers is a virtual table (numbers.go): nothing to store.
+	fmt.Sprintf(`CREATE VIRTUAL TABLE demo."dbo.numbers" USING tsql_numbers(%d)`, sampleNumbers),
 }
 
 // createSampleData creates the demo database unless it exists already.
