@@ -7,7 +7,9 @@
 #     test/clients/pydrivers/requirements.txt, in the virtual environment
 #     test/clients/pydrivers/.venv, plus the Debian libraries they load
 #     (mssql-python's bundled ODBC Driver 18 core needs libltdl7 and Kerberos;
-#     pyodbc needs unixODBC; SQLAlchemy's pyodbc dialect uses FreeTDS ODBC).
+#     pyodbc needs unixODBC; SQLAlchemy's pyodbc dialect uses FreeTDS ODBC);
+#   - tiberius (Rust), pinned by test/clients/tiberius/Cargo.toml and
+#     Cargo.lock, built with cargo into test/clients/tiberius/target.
 #
 # Idempotent: each step is skipped when its result is already up to date.
 # Runs as root on Debian 12 (sudo otherwise). Called by .ci/run.
@@ -43,6 +45,8 @@ apt_packages=(
 	libgssapi-krb5-2
 	unixodbc                # libodbc.so.2 for pyodbc 5
 	tdsodbc                 # FreeTDS ODBC driver under SQLAlchemy + pyodbc
+	libssl-dev              # tiberius's TLS (native-tls over OpenSSL)
+	pkg-config
 )
 missing=()
 for p in "${apt_packages[@]}"; do
@@ -90,3 +94,15 @@ else
 fi
 # Fail here, not in the tests, when a native library is missing.
 quiet "$venv/bin/python" -c 'import mssql_python, pyodbc, sqlalchemy'
+
+# ---------------------------------------------------------------- tiberius
+cargo_bin="$(command -v cargo || true)"
+if [ -z "$cargo_bin" ] && [ -x "$HOME/.cargo/bin/cargo" ]; then
+	cargo_bin="$HOME/.cargo/bin/cargo"
+fi
+if [ -z "$cargo_bin" ]; then
+	echo "FAILED: cargo is not installed; this machine kind should provide Rust (tiberius)" >&2
+	exit 1
+fi
+# cargo rebuilds only what changed; --locked keeps Cargo.lock's versions.
+(cd test/clients/tiberius && quiet "$cargo_bin" build --release --locked --quiet)

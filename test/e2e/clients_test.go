@@ -204,6 +204,9 @@ func (c *pyClient) NotApplicable(sc scenario) string {
 			"without sending Attention (\"DBPROCESS is dead\"), and _mssql cancel() only discards pending results"
 	case sc.mode == ModeStrict:
 		return "FreeTDS 1.3 (under " + c.name + ") has no TDS 8 (strict) support"
+	case c.name == "pytds" && sc.driver == "readonly":
+		return "python-tds 1.8.2 (Debian python3-tds 1.11.0) cannot send read-only intent: readonly=True sets " +
+			"LOGIN7 TypeFlags bit 0x40 (reserved) instead of fReadOnlyIntent 0x20 (pytds/tds.py: type_flags |= 2 << 5)"
 	case c.name == "pymssql" && sc.driver == "readonly":
 		return "pymssql 2.2.2 speaks TDS 7.3 at most (tds_version='7.4': \"unrecognized tds version\"); " +
 			"LOGIN7's read-only intent flag exists from TDS 7.4"

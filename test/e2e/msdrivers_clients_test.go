@@ -19,6 +19,7 @@ import (
 //	sqlalchemy    the same program: SQLAlchemy 2 ORM over pyodbc 5 + FreeTDS ODBC
 //	pyodbc-5      test/clients/python/driver.py (the pyodbc row's program) under
 //	              the venv's pyodbc 5 instead of Debian's pyodbc 4
+//	tiberius      test/clients/tiberius (pinned Cargo project), the Rust driver
 //
 // .ci/install-msdrivers.sh installs all of them.
 
@@ -35,6 +36,7 @@ var msDriverClients = []client{
 	&venvPyClient{name: "mssql-python", program: pydriversProgram, module: "mssql_python"},
 	&venvPyClient{name: "sqlalchemy", program: pydriversProgram, module: "sqlalchemy", odbc: true},
 	&venvPyClient{name: "pyodbc-5", program: pythonProgram, module: "pyodbc", clientEnv: "pyodbc", odbc: true},
+	tiberiusClient{},
 }
 
 var (

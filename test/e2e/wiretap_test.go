@@ -3,7 +3,6 @@ package e2e
 import (
 	"encoding/binary"
 	"fmt"
-	"io"
 	"net"
 	"sync"
 	"testing"
@@ -20,6 +19,7 @@ type wiretap struct {
 
 	mu    sync.Mutex
 	conns []*tappedConn
+	open  []net.Conn // both ends of every relayed connection, closed at cleanup
 	wg    sync.WaitGroup
 }
 
@@ -51,6 +51,13 @@ func startWiretap(t testing.TB, target string) *wiretap {
 	go w.acceptLoop()
 	t.Cleanup(func() {
 		ln.Close()
+		// Whoever holds a connection open (a pool in the proxy, a client
+		// that hung) must not keep the test from ending.
+		w.mu.Lock()
+		for _, c := range w.open {
+			c.Close()
+		}
+		w.mu.Unlock()
 		w.wg.Wait()
 	})
 	return w
@@ -74,6 +81,7 @@ func (w *wiretap) acceptLoop() {
 		tc := &tappedConn{}
 		w.mu.Lock()
 		w.conns = append(w.conns, tc)
+		w.open = append(w.open, cc, sc)
 		w.mu.Unlock()
 		w.wg.Add(2)
 		go w.pump(sc, cc, tc, true)
@@ -104,10 +112,7 @@ func (w *wiretap) pump(dst, src net.Conn, tc *tappedConn, clientToServer bool) {
 				return
 			}
 		}
-		if err != nil {
-			if err != io.EOF {
-				return
-			}
+		if err != nil { // io.EOF or a closed connection: either way, done
 			return
 		}
 	}

@@ -224,7 +224,8 @@ def run_expect_error(conn, sql):
     cur = conn.cursor()
     try:
         cur.execute(sql)
-        cur.fetchall()
+        if cur.description is not None:  # errors may surface while fetching
+            cur.fetchall()
     except Exception as e:  # the error is the observation
         return error_info(e)
     return None

@@ -56,7 +56,11 @@ type batch struct {
 	err   error
 }
 
-const maxCachedBatches = 4096
+// Limits of the parsed batch cache.
+const (
+	maxCachedBatches  = 4096
+	maxCachedBatchLen = 64 << 10
+)
 
 var (
 	registry   sync.Map // id → *DB, for the tsql_prop SQL function
@@ -346,6 +350,9 @@ func (db *DB) parse(text string) ([]*stmt, error) {
 	var stmts []*stmt
 	if err == nil {
 		stmts, err = parseBatch(toks)
+	}
+	if len(text) > maxCachedBatchLen {
+		return stmts, err // large batches (literal-heavy INSERTs) are not kept
 	}
 	if db.nBatches.Add(1) > maxCachedBatches {
 		db.batches.Clear()

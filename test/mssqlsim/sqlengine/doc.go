@@ -115,6 +115,10 @@
 //
 // # Replication
 //
+// On a replica every database, master included, is read-only (in SQL
+// Server master is not part of an availability group and stays writable);
+// temporary tables stay writable.
+//
 // Replication is row based (see repl.go): the committed changes of a
 // primary reach SetReplicationHook in commit order and replicas apply them
 // with Apply, so values computed on the primary (identities, defaults,

@@ -383,8 +383,9 @@ func (s *Session) toServerError(err error) (tds.ServerError, bool) {
 		se.Number, se.Message = ErrInvalidColumn, fmt.Sprintf("Invalid column name '%s'.", strings.Trim(lastPart(reNoColumn.FindStringSubmatch(msg)[1]), `"`))
 		return se, true
 	case reUnique.MatchString(msg):
-		tbl := displayName(strings.SplitN(reUnique.FindStringSubmatch(msg)[1], ".", 3)[0])
+		// "UNIQUE constraint failed: dbo.k.id": table dbo.k, column id
 		full := reUnique.FindStringSubmatch(msg)[1]
+		tbl := full
 		if i := strings.LastIndex(full, "."); i > 0 {
 			tbl = full[:i]
 		}

@@ -448,9 +448,6 @@ func (p *parser) continues(kind stmtKind, t token, seenSet, seenSelect, seenValu
 			if t.up == "SELECT" {
 				*seenSelect = true
 			}
-			if t.up == "UPDATE" {
-				kind = skUpdate
-			}
 			return true
 		}
 	}
