@@ -103,3 +103,27 @@ func TestBackendLostAtTokenBoundaryGetsError(t *testing.T) {
 	}
 	expectClosed(t, c, 2*time.Second)
 }
+
+func TestIgnoredMessageIsAnsweredLocally(t *testing.T) {
+	t.Parallel()
+	fb := newFakeBackend(t, 10)
+	srv := newFakeHarness(t, fb, nil)
+	c, r := rawLogin(t, srv.Addr().String(), nil)
+	readTokens(t, r)
+	c.SetDeadline(time.Now().Add(5 * time.Second))
+	w := tds.NewPacketWriter(c, 4096)
+	// A client abandons a batch: its last packet carries IGNORE with EOM.
+	if err := w.WriteMessage(tds.PacketSQLBatch, tds.StatusIgnore, sqlBatch("SELECT 'abandoned'")); err != nil {
+		t.Fatal(err)
+	}
+	toks := readTokens(t, r)
+	if len(toks) != 1 || toks[0].Type != tds.TokenDone || toks[0].Done.Status&tds.DoneError == 0 {
+		t.Fatalf("want a single DONE_ERROR, got %v", toks)
+	}
+	if id := queryID(t, w, r); id != 10 {
+		t.Fatalf("next request: id %d", id)
+	}
+	if n := fb.batches.Load(); n != 1 {
+		t.Errorf("the backend saw %d batches, want only the one after the ignored message", n)
+	}
+}

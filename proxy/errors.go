@@ -3,6 +3,8 @@ package proxy
 import (
 	"errors"
 	"fmt"
+
+	"github.com/tdsproxy/tdsproxy/tds"
 )
 
 // Reason names a class of session failure. It is the value of the reason
@@ -124,6 +126,17 @@ func toWire(se *SessionError) (we wireError, ok bool) {
 		msg = fmt.Sprintf(row.Format, se.Args...)
 	}
 	return wireError{Number: row.Number, Class: row.Class, State: row.State, Message: msg}, true
+}
+
+// appendErrorDone appends what a client receives for a failure: an ERROR
+// token and a final DONE with DONE_ERROR, for the session's TDS version.
+// Every error the proxy itself sends goes through toWire and this function.
+func appendErrorDone(dst []byte, we wireError, tdsVersion uint32) []byte {
+	dst = tds.AppendMessage(dst, tds.TokenError, tds.ServerError{
+		Number: we.Number, State: we.State, Class: we.Class,
+		Message: we.Message, ServerName: "tdsproxy",
+	}, tdsVersion)
+	return tds.AppendDone(dst, tds.TokenDone, tds.Done{Status: tds.DoneError}, tdsVersion)
 }
 
 func containsVerb(s string) bool {

@@ -20,11 +20,12 @@ import (
 // (routing, odd packet sizes). Every SQL batch is answered with one INT row
 // holding the backend's id.
 type fakeBackend struct {
-	t      testing.TB
-	id     int64
-	ln     net.Listener
-	logins atomic.Int64
-	active atomic.Int64 // connections being served
+	t       testing.TB
+	id      int64
+	ln      net.Listener
+	logins  atomic.Int64
+	active  atomic.Int64 // connections being served
+	batches atomic.Int64 // SQL batches received
 	// loginTokens, if set, replaces the default login response tokens.
 	loginTokens func(l *tds.Login7) []tds.Token
 	// packetSize is the packet size the backend announces (default 4096).
@@ -110,6 +111,7 @@ func (fb *fakeBackend) serve(c net.Conn) {
 		var out []byte
 		text := ""
 		if msg.Type == tds.PacketSQLBatch {
+			fb.batches.Add(1)
 			if b, err := tds.DecodeSQLBatch(msg.Data, tds.VerTDS74); err == nil {
 				text = b.Text
 			}

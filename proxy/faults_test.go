@@ -450,3 +450,42 @@ func TestLoginTimeoutDoesNotCoverTheBackendLogin(t *testing.T) {
 		t.Fatalf("a slow backend login within backend-connect-timeout failed: %v", err)
 	}
 }
+
+func TestShutdownWaitsForOpenTransaction(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, harnessOpts{})
+	db := h.open("encrypt=disable")
+	db.SetMaxOpenConns(1)
+	ctx := context.Background()
+	conn, err := db.Conn(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	if _, err := conn.ExecContext(ctx, "BEGIN TRAN"); err != nil {
+		t.Fatal(err)
+	}
+	shut := make(chan error, 1)
+	go func() { shut <- h.srv.Shutdown(ctx) }()
+	waitFor(t, time.Second, "readiness to drop", func() bool { return !h.srv.Ready() })
+	time.Sleep(100 * time.Millisecond)
+	// The session is kept while its transaction is open …
+	if _, err := conn.ExecContext(ctx, "SELECT 1"); err != nil {
+		t.Fatalf("a request inside the open transaction failed during the drain: %v", err)
+	}
+	if _, err := conn.ExecContext(ctx, "COMMIT"); err != nil {
+		t.Fatalf("COMMIT during the drain: %v", err)
+	}
+	// … and closed once it has ended.
+	select {
+	case err := <-shut:
+		if err != nil {
+			t.Errorf("Shutdown: %v", err)
+		}
+	case <-time.After(2 * time.Second):
+		t.Fatal("Shutdown did not finish after the transaction ended")
+	}
+	if n := h.srv.sessionCount(); n != 0 {
+		t.Errorf("%d sessions after Shutdown", n)
+	}
+}

@@ -13,11 +13,11 @@ import (
 // item is what readLoop hands to the request loop: a forwarded request
 // whose response is to be relayed, or what ended or replaces it.
 type item struct {
-	start   time.Time
-	typ     tds.PacketType
-	err     error // reading or forwarding failed: the session ends
-	ignored bool  // the client abandoned the message; answer it locally
-	panic   any   // readLoop panicked
+	start time.Time
+	typ   tds.PacketType
+	err   error  // reading or forwarding failed: the session ends
+	local []byte // answered by the proxy (nothing was forwarded): this reply payload
+	panic any    // readLoop panicked
 }
 
 // requestLoop relays the response of each request readLoop forwards, until
@@ -100,12 +100,12 @@ func (s *session) finish(it item) error {
 			return err
 		}
 		return errSessionEnd
-	case it.ignored:
-		// The client abandoned a partly sent message; nothing was forwarded.
+	case it.local != nil:
 		s.endRequest()
-		d := tds.AppendDone(nil, tds.TokenDone, tds.Done{Status: tds.DoneError}, s.tdsVersion)
-		if err := s.cw.WriteMessage(tds.PacketReply, 0, d); err != nil {
-			return failf(ReasonClientGone, fmt.Errorf("answering an ignored message: %w", err))
+		err := s.cw.WriteMessage(tds.PacketReply, 0, it.local)
+		s.srv.metrics.RequestDuration.Observe(time.Since(it.start).Seconds())
+		if err != nil {
+			return failf(ReasonClientGone, fmt.Errorf("answering a request locally: %w", err))
 		}
 		return nil
 	}
@@ -220,9 +220,13 @@ func (s *session) startRequest(msg *tds.Message) item {
 		h(s, msg)
 	}
 	if msg.Ignore {
-		it.ignored = true
+		// The client abandoned a partly sent message: the server answers
+		// with a DONE_ERROR and nothing is forwarded ([MS-TDS] §2.2.1.7).
+		it.local = tds.AppendDone(nil, tds.TokenDone, tds.Done{Status: tds.DoneError}, s.tdsVersion)
 		return it
 	}
+	// Requests the proxy answers itself (a policy denial, for instance) set
+	// it.local here and are not forwarded.
 	desc, hasDesc := requestDescriptor(msg, s.tdsVersion)
 	mayTx := (msg.Type == tds.PacketSQLBatch || msg.Type == tds.PacketRPC) && mayControlTx(msg.Data)
 	s.state.beginRequest(uint8(msg.Status), desc, hasDesc, mayTx)

@@ -285,15 +285,6 @@ func (s *session) trySendError(se *SessionError) {
 	_ = s.cw.WriteMessage(tds.PacketReply, 0, appendErrorDone(nil, we, s.tdsVersion))
 }
 
-// appendErrorDone appends an ERROR token and a final DONE with DONE_ERROR.
-func appendErrorDone(dst []byte, we wireError, tdsVersion uint32) []byte {
-	dst = tds.AppendMessage(dst, tds.TokenError, tds.ServerError{
-		Number: we.Number, State: we.State, Class: we.Class,
-		Message: we.Message, ServerName: "tdsproxy",
-	}, tdsVersion)
-	return tds.AppendDone(dst, tds.TokenDone, tds.Done{Status: tds.DoneError}, tdsVersion)
-}
-
 // preloginVersion is the VERSION the proxy answers in PRELOGIN (16.0.1000,
 // SQL Server 2022), in the option's big-endian u32 layout.
 const preloginVersion = 0x10000000 | 1000

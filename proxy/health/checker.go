@@ -5,7 +5,9 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"net"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -37,9 +39,14 @@ type prober struct {
 	cancel context.CancelFunc
 	done   chan struct{}
 
+	probing sync.Mutex    // one probe at a time (the loop and CheckNow)
+	kick    chan struct{} // a reload changed the interval: re-arm the timer
+
 	mu         sync.Mutex
 	status     BackendStatus
-	lastCommit time.Time // from the last successful probe (server clock)
+	lastCommit time.Time                // from the last successful probe (server clock)
+	remote     map[string]time.Duration // secondaries' lag, when this is a primary that reports it
+	remoteAt   time.Time                // when remote was measured
 }
 
 // New returns a checker for cfg (defaults applied, validated). metrics may
@@ -99,9 +106,9 @@ func (c *Checker) closeLocked() []*prober {
 
 // Reconfigure applies a reloaded config: added backends start being
 // probed, removed ones stop (subscribers get an Event with Removed), and
-// unchanged ones (same name, address and TLS settings) keep their state and
-// pool. Weight and MaxLag changes take effect on the next probe. On error
-// nothing changes.
+// unchanged ones (same name, address and TLS settings, same credentials
+// and timeout) keep their state and pool. Weight, MaxLag and Interval
+// changes take effect from the next probe. On error nothing changes.
 func (c *Checker) Reconfigure(cfg Config) error {
 	cfg.SetDefaults()
 	if err := cfg.Validate(); err != nil {
@@ -128,6 +135,14 @@ func (c *Checker) Reconfigure(cfg Config) error {
 		}
 	}
 	prevCfg, prevOrder := c.cfg, slices.Clone(c.order)
+	if cfg.Interval != prevCfg.Interval {
+		for name := range keep {
+			select {
+			case c.probers[name].kick <- struct{}{}:
+			default:
+			}
+		}
+	}
 	if err := c.applyLocked(cfg); err != nil {
 		for _, p := range removed {
 			c.probers[p.b.Name] = p
@@ -181,7 +196,7 @@ func (c *Checker) applyLocked(cfg Config) error {
 		db := sql.OpenDB(conn)
 		db.SetMaxOpenConns(1)
 		db.SetMaxIdleConns(1)
-		p := &prober{b: b, db: db, status: BackendStatus{Name: b.Name, Addr: b.Addr, Weight: b.Weight, MaxLag: b.MaxLag}}
+		p := &prober{b: b, db: db, kick: make(chan struct{}, 1), status: BackendStatus{Name: b.Name, Addr: b.Addr, Weight: b.Weight, MaxLag: b.MaxLag}}
 		c.probers[b.Name] = p
 		fresh = append(fresh, p)
 	}
@@ -202,20 +217,30 @@ func (c *Checker) applyLocked(cfg Config) error {
 func (c *Checker) startLocked(p *prober) {
 	ctx, cancel := context.WithCancel(c.ctx)
 	p.cancel, p.done = cancel, make(chan struct{})
-	interval := c.cfg.Interval
 	go func() {
 		defer close(p.done)
-		t := time.NewTicker(interval)
+		t := time.NewTimer(0)
 		defer t.Stop()
 		for {
-			c.checkOne(ctx, p)
 			select {
 			case <-ctx.Done():
 				return
+			case <-p.kick:
+				t.Stop()
+				t.Reset(c.interval())
+				continue
 			case <-t.C:
 			}
+			c.checkOne(ctx, p)
+			t.Reset(c.interval()) // read each time: a reload may change it
 		}
 	}()
+}
+
+func (c *Checker) interval() time.Duration {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.cfg.Interval
 }
 
 // stop ends p's loop (if any), waits for it and closes its pool.
@@ -251,14 +276,17 @@ func (c *Checker) CheckNow(ctx context.Context) {
 
 // checkOne runs one probe of p and publishes its outcome.
 func (c *Checker) checkOne(ctx context.Context, p *prober) {
+	p.probing.Lock()
+	defer p.probing.Unlock()
 	c.mu.Lock()
-	timeout, downAfter := c.cfg.Timeout, c.cfg.DownAfter
+	timeout := c.cfg.Timeout
+	params := applyParams{downAfter: c.cfg.DownAfter, lagSlack: c.cfg.LagSlack}
 	c.mu.Unlock()
 	pctx, cancel := context.WithTimeout(ctx, timeout)
 	start := time.Now()
 	res, err := probe(pctx, p.db)
 	took := time.Since(start)
-	timedOut := pctx.Err() == context.DeadlineExceeded
+	timedOut := pctx.Err() == context.DeadlineExceeded || isTimeout(err)
 	cancel()
 	if ctx.Err() != nil {
 		return // stopping: not the backend's fault
@@ -268,12 +296,12 @@ func (c *Checker) checkOne(ctx context.Context, p *prober) {
 		p.db.SetMaxIdleConns(0)
 		p.db.SetMaxIdleConns(1)
 	}
-	primaryCommit := c.primaryLastCommit(p)
+	params.primaryLastCommit, params.reported = c.primaryView(p, res.serverName)
 	p.mu.Lock()
 	prev := p.status
-	p.status = apply(prev, res, err, start, took, primaryCommit, downAfter)
+	p.status = apply(prev, res, err, start, took, params)
 	if err == nil {
-		p.lastCommit = res.lastCommit
+		p.lastCommit, p.remote, p.remoteAt = res.lastCommit, res.remote, start
 	}
 	cur := p.status
 	p.mu.Unlock()
@@ -284,9 +312,6 @@ func (c *Checker) checkOne(ctx context.Context, p *prober) {
 		result = "timeout"
 	case err != nil:
 		result = "error"
-	}
-	if c.metrics != nil {
-		c.metrics.observe(cur, result)
 	}
 	ev := Event{Status: cur, Previous: prev, Changed: cur.State != prev.State || cur.Role != prev.Role}
 	if ev.Changed {
@@ -302,14 +327,19 @@ func (c *Checker) checkOne(ctx context.Context, p *prober) {
 	live := c.probers[cur.Name] == p
 	subs := c.subsLocked()
 	c.mu.Unlock()
-	if live {
-		notify(subs, ev)
+	if !live {
+		return // removed or replaced by a reload meanwhile
 	}
+	if c.metrics != nil {
+		c.metrics.observe(cur, result)
+	}
+	notify(subs, ev)
 }
 
-// primaryLastCommit returns the last commit time of a usable primary other
-// than p, or zero.
-func (c *Checker) primaryLastCommit(p *prober) time.Time {
+// primaryView returns what a usable primary other than p last said: its
+// last commit time, and the lag it reported for the secondary named
+// serverName (nil if none).
+func (c *Checker) primaryView(p *prober, serverName string) (time.Time, *remoteLag) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	for _, q := range c.probers {
@@ -317,13 +347,17 @@ func (c *Checker) primaryLastCommit(p *prober) time.Time {
 			continue
 		}
 		q.mu.Lock()
-		st, lc := q.status, q.lastCommit
+		st, lc, remote, at := q.status, q.lastCommit, q.remote, q.remoteAt
 		q.mu.Unlock()
-		if st.Role == RolePrimary && st.Usable() {
-			return lc
+		if st.Role != RolePrimary || !st.Usable() {
+			continue
 		}
+		if lag, ok := remote[strings.ToUpper(serverName)]; ok && serverName != "" {
+			return lc, &remoteLag{lag: lag, at: at}
+		}
+		return lc, nil
 	}
-	return time.Time{}
+	return time.Time{}, nil
 }
 
 // Snapshot returns every backend's status, in config order.
@@ -386,4 +420,10 @@ func notify(subs []func(Event), ev Event) {
 	for _, fn := range subs {
 		fn(ev)
 	}
+}
+
+// isTimeout reports a network or context timeout.
+func isTimeout(err error) bool {
+	var ne net.Error
+	return errors.Is(err, context.DeadlineExceeded) || errors.As(err, &ne) && ne.Timeout()
 }

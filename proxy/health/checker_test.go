@@ -245,21 +245,25 @@ func TestCheckerTimeout(t *testing.T) {
 	t.Parallel()
 	cl := startCluster(t, 1)
 	cfg := clusterConfig(cl, 0)
-	cfg.Timeout = 300 * time.Millisecond
+	cfg.Timeout = time.Second
 	cfg.DownAfter = 1
 	c := newChecker(t, cfg, NewMetrics(nil))
 	rep := cl.Servers()[1]
 	c.CheckNow(context.Background()) // logged in, pooled
-	rep.SetResponseDelay(2 * time.Second)
+	if st := status(t, c, rep.Name()); st.State != StateUp {
+		t.Fatalf("replica %v before the delay (%s)", st.State, st.LastError)
+	}
+	before := value(c.metrics.checks.WithLabelValues(rep.Name(), "timeout"))
+	rep.SetResponseDelay(5 * time.Second)
 	start := time.Now()
 	c.CheckNow(context.Background())
-	if took := time.Since(start); took > 1500*time.Millisecond {
-		t.Errorf("a probe of a slow backend took %v with a 300ms timeout", took)
+	if took := time.Since(start); took > 3*time.Second {
+		t.Errorf("a probe of a backend answering in 5s took %v with a 1s timeout", took)
 	}
 	if st := status(t, c, rep.Name()); st.State != StateDown {
 		t.Errorf("slow replica: %v, want down", st.State)
 	}
-	if got := value(c.metrics.checks.WithLabelValues(rep.Name(), "timeout")); got != 1 {
+	if got := value(c.metrics.checks.WithLabelValues(rep.Name(), "timeout")) - before; got != 1 {
 		t.Errorf("timeouts counted %v, want 1", got)
 	}
 }
@@ -288,6 +292,36 @@ func TestCheckerStartProbesOnInterval(t *testing.T) {
 			seen[ev.Status.Name]++
 		case <-timeout:
 			t.Fatalf("probes seen %v after 10s, want 3 per backend", seen)
+		}
+	}
+}
+
+func TestCheckerReloadChangesInterval(t *testing.T) {
+	t.Parallel()
+	cl := startCluster(t, 0)
+	cfg := clusterConfig(cl, 0)
+	cfg.Interval = time.Hour
+	c := newChecker(t, cfg, nil)
+	probes := make(chan struct{}, 100)
+	c.Subscribe(func(Event) {
+		select {
+		case probes <- struct{}{}:
+		default:
+		}
+	})
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	c.Start(ctx)
+	<-probes // the first probe runs at once; the next would be in an hour
+	cfg.Interval = 20 * time.Millisecond
+	if err := c.Reconfigure(cfg); err != nil {
+		t.Fatal(err)
+	}
+	for range 3 {
+		select {
+		case <-probes:
+		case <-time.After(10 * time.Second):
+			t.Fatal("the new interval did not take effect")
 		}
 	}
 }

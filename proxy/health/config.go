@@ -16,6 +16,7 @@ const (
 	DefaultDownAfter = 2
 	DefaultWeight    = 1
 	DefaultAppName   = "tdsproxy-health"
+	DefaultLagSlack  = time.Second
 )
 
 // Config configures a Checker. Zero values mean "use the default" (see
@@ -29,6 +30,11 @@ type Config struct {
 	// DownAfter is how many consecutive failed probes mark a backend down
 	// (default 2). A backend that has never answered is down after one.
 	DownAfter int
+	// LagSlack is added to a reported replica lag before concluding which
+	// writes a replica has applied: servers refresh their lag figures
+	// periodically, so the value read may be stale (default 1s; negative:
+	// none). It delays read-your-writes reads reaching a replica by as much.
+	LagSlack time.Duration
 	// User and Password are the SQL login the probes use: a dedicated
 	// monitor login with VIEW SERVER STATE, not an application's.
 	User, Password string
@@ -84,6 +90,9 @@ func (c *Config) SetDefaults() {
 	}
 	if c.DownAfter == 0 {
 		c.DownAfter = DefaultDownAfter
+	}
+	if c.LagSlack == 0 {
+		c.LagSlack = DefaultLagSlack
 	}
 	for i := range c.Backends {
 		b := &c.Backends[i]
@@ -149,8 +158,8 @@ func (c Config) String() string {
 	if c.Password != "" {
 		pw = "REDACTED"
 	}
-	return fmt.Sprintf("health.Config{Interval:%s Timeout:%s DownAfter:%d User:%q Password:%q Database:%q Backends:%v}",
-		c.Interval, c.Timeout, c.DownAfter, c.User, pw, c.Database, c.Backends)
+	return fmt.Sprintf("health.Config{Interval:%s Timeout:%s DownAfter:%d LagSlack:%s User:%q Password:%q Database:%q Backends:%v}",
+		c.Interval, c.Timeout, c.DownAfter, c.LagSlack, c.User, pw, c.Database, c.Backends)
 }
 
 // GoString is String, so %#v does not print the password either.
@@ -174,8 +183,8 @@ func (c *Config) dsn(b Backend) string {
 		q.Set("database", c.Database)
 	}
 	secs := strconv.Itoa(max(1, int((c.Timeout+time.Second-1)/time.Second)))
+	// The probe's context bounds login and queries; the dial gets its own.
 	q.Set("dial timeout", secs)
-	q.Set("connection timeout", secs)
 	q.Set("app name", DefaultAppName)
 	u := url.URL{
 		Scheme:   "sqlserver",

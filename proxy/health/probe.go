@@ -24,7 +24,21 @@ const (
 	// leaves it NULL on a secondary's own rows; the simulator reports each
 	// instance's own lag on its local rows. Both are handled.
 	qLag = `SELECT secondary_lag_seconds, last_commit_time FROM sys.dm_hadr_database_replica_states WHERE is_local = 1`
+	// qRemoteLag: on a primary, each secondary's lag as the primary sees it
+	// (SQL Server fills secondary_lag_seconds there). Asked only when the
+	// primary's own rows carry no lag, as on SQL Server.
+	qRemoteLag = `SELECT ar.replica_server_name, MAX(drs.secondary_lag_seconds)
+FROM sys.dm_hadr_database_replica_states AS drs
+JOIN sys.availability_replicas AS ar ON ar.replica_id = drs.replica_id
+WHERE drs.is_local = 0
+GROUP BY ar.replica_server_name`
 )
+
+// remoteLag is a secondary's lag as reported by the primary's probe.
+type remoteLag struct {
+	lag time.Duration
+	at  time.Time // the start of the primary's probe
+}
 
 // probeResult is what one successful probe learnt.
 type probeResult struct {
@@ -37,6 +51,9 @@ type probeResult struct {
 	// lastCommit is the earliest last_commit_time over the local databases
 	// (server clock), zero when unknown.
 	lastCommit time.Time
+	// remote maps upper-cased secondary server names to their lag, as a
+	// primary reports them (qRemoteLag); nil when not asked or not known.
+	remote map[string]time.Duration
 }
 
 // errNotServing is returned for a backend whose role is neither primary nor
@@ -101,23 +118,59 @@ func probe(ctx context.Context, db *sql.DB) (probeResult, error) {
 	if err := rows.Err(); err != nil {
 		return r, fmt.Errorf("lag query: %w", err)
 	}
+	if r.role == RolePrimary && !r.lagKnown {
+		// Best effort: a login without access to sys.availability_replicas
+		// still gets roles and commit-time estimates.
+		r.remote, _ = remoteLags(ctx, db)
+	}
 	return r, nil
+}
+
+// remoteLags asks a primary for its secondaries' lag.
+func remoteLags(ctx context.Context, db *sql.DB) (map[string]time.Duration, error) {
+	rows, err := db.QueryContext(ctx, qRemoteLag)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := map[string]time.Duration{}
+	for rows.Next() {
+		var name sql.NullString
+		var lag sql.NullInt64
+		if err := rows.Scan(&name, &lag); err != nil {
+			return nil, err
+		}
+		if name.Valid && lag.Valid {
+			out[strings.ToUpper(name.String)] = time.Duration(max(lag.Int64, 0)) * time.Second
+		}
+	}
+	return out, rows.Err()
 }
 
 // lagGranularity is the resolution of secondary_lag_seconds: a reported lag
 // of L seconds means a true lag below L+1 s.
 const lagGranularity = time.Second
 
+// applyParams are the settings apply needs.
+type applyParams struct {
+	// primaryLastCommit is the current primary's last commit time (zero
+	// when unknown).
+	primaryLastCommit time.Time
+	// reported is this backend's lag as the primary reported it, if it did.
+	reported  *remoteLag
+	downAfter int
+	lagSlack  time.Duration
+}
+
 // apply folds a probe's outcome into the previous status. start is when the
-// probe began, primaryLastCommit the current primary's last commit time
-// (zero when unknown), downAfter the configured DownAfter.
-func apply(prev BackendStatus, res probeResult, err error, start time.Time, took time.Duration, primaryLastCommit time.Time, downAfter int) BackendStatus {
+// probe began.
+func apply(prev BackendStatus, res probeResult, err error, start time.Time, took time.Duration, p applyParams) BackendStatus {
 	s := prev
 	s.CheckedAt, s.Latency = start, took
 	if err != nil {
 		s.Failures++
 		s.LastError = err.Error()
-		if s.Failures >= downAfter || s.State == StateUnknown || errors.Is(err, errNotServing) {
+		if s.Failures >= p.downAfter || s.State == StateUnknown || errors.Is(err, errNotServing) {
 			s.State = StateDown
 		}
 		if s.State != prev.State {
@@ -132,12 +185,17 @@ func apply(prev BackendStatus, res probeResult, err error, start time.Time, took
 		s.Lag, s.LagKnown, s.AppliedThrough = 0, true, start
 	case res.lagKnown:
 		s.Lag, s.LagKnown = res.lag, true
-		s.AppliedThrough = start.Add(-(res.lag + lagGranularity))
-	case !res.lastCommit.IsZero() && !primaryLastCommit.IsZero():
+		s.AppliedThrough = start.Add(-(res.lag + lagGranularity + max(p.lagSlack, 0)))
+	case p.reported != nil:
+		// SQL Server: the primary's figure for this secondary, as of the
+		// primary's probe.
+		s.Lag, s.LagKnown = p.reported.lag, true
+		s.AppliedThrough = p.reported.at.Add(-(p.reported.lag + lagGranularity + max(p.lagSlack, 0)))
+	case !res.lastCommit.IsZero() && !p.primaryLastCommit.IsZero():
 		// SQL Server's own secondary rows: estimate from commit times
 		// (both server clocks of one group). Only an estimate: it says
 		// nothing exact about which writes are applied.
-		s.Lag, s.LagKnown = max(primaryLastCommit.Sub(res.lastCommit), 0), true
+		s.Lag, s.LagKnown = max(p.primaryLastCommit.Sub(res.lastCommit), 0), true
 		s.AppliedThrough = time.Time{}
 	default:
 		s.Lag, s.LagKnown, s.AppliedThrough = 0, false, time.Time{}

@@ -90,8 +90,7 @@ type topology struct {
 // Router decides where each request goes. Route is safe for concurrent use
 // and does not lock; Update swaps the topology atomically.
 type Router struct {
-	cfg      Config
-	procs    map[string]bool
+	set      atomic.Pointer[settings]
 	breakers *Breakers
 	metrics  *Metrics
 	now      func() time.Time
@@ -109,20 +108,42 @@ func New(cfg Config, breakers *Breakers, metrics *Metrics) (*Router, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	if cfg.ReadYourWritesWindow == 0 {
-		cfg.ReadYourWritesWindow = DefaultReadYourWritesWindow
-	}
 	if breakers == nil {
 		breakers = NewBreakers(BreakerConfig{}, nil, metrics)
 	}
-	r := &Router{cfg: cfg, procs: map[string]bool{}, breakers: breakers, metrics: metrics,
-		now: time.Now, refs: map[string]*backendRef{}}
-	for _, p := range cfg.ReadOnlyProcedures {
-		k, _ := procKey(p)
-		r.procs[k] = true
-	}
+	r := &Router{breakers: breakers, metrics: metrics, now: time.Now, refs: map[string]*backendRef{}}
+	r.set.Store(newSettings(cfg))
 	r.topo.Store(&topology{})
 	return r, nil
+}
+
+// settings is a Config in the form Route reads, swapped atomically.
+type settings struct {
+	Config
+	procs map[string]bool
+}
+
+func newSettings(cfg Config) *settings {
+	if cfg.ReadYourWritesWindow == 0 {
+		cfg.ReadYourWritesWindow = DefaultReadYourWritesWindow
+	}
+	s := &settings{Config: cfg, procs: make(map[string]bool, len(cfg.ReadOnlyProcedures))}
+	for _, p := range cfg.ReadOnlyProcedures {
+		k, _ := procKey(p)
+		s.procs[k] = true
+	}
+	return s
+}
+
+// SetConfig applies a reloaded config to the requests routed from now on.
+// Backends come from Update, not from here; a changed Primary takes effect
+// at the next Update.
+func (r *Router) SetConfig(cfg Config) error {
+	if err := cfg.Validate(); err != nil {
+		return err
+	}
+	r.set.Store(newSettings(cfg))
+	return nil
 }
 
 // Breakers returns the router's breakers.
@@ -135,6 +156,10 @@ func (r *Router) Breakers() *Breakers { return r.breakers }
 func (r *Router) Update(statuses []health.BackendStatus) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	r.updateLocked(statuses)
+}
+
+func (r *Router) updateLocked(statuses []health.BackendStatus) {
 	t := &topology{}
 	seen := make(map[string]bool, len(statuses))
 	var cfgPrimary *node
@@ -158,7 +183,7 @@ func (r *Router) Update(statuses []health.BackendStatus) {
 			}
 		case s.Role == health.RoleSecondary:
 			t.replicas = append(t.replicas, n)
-		case s.Name == r.cfg.Primary && s.State == health.StateUnknown:
+		case s.Name == r.set.Load().Primary && s.State == health.StateUnknown:
 			cfgPrimary = &n
 		}
 	}
@@ -186,8 +211,15 @@ func anyRoleKnown(ss []health.BackendStatus) bool {
 // Watch keeps the router's topology in step with c: it applies c's
 // snapshot now and after every probe. The returned function stops it.
 func (r *Router) Watch(c *health.Checker) (stop func()) {
-	stop = c.Subscribe(func(health.Event) { r.Update(c.Snapshot()) })
-	r.Update(c.Snapshot())
+	// The snapshot is taken under r.mu: concurrent probes cannot store an
+	// older snapshot over a newer one.
+	refresh := func() {
+		r.mu.Lock()
+		defer r.mu.Unlock()
+		r.updateLocked(c.Snapshot())
+	}
+	stop = c.Subscribe(func(health.Event) { refresh() })
+	refresh()
 	return stop
 }
 
@@ -221,7 +253,8 @@ func (r *Router) route(req *RequestInfo, s *SessionInfo) Decision {
 		return r.toPrimary(t, why, s, now)
 	}
 	var since time.Time
-	if !s.LastWrite.IsZero() && r.cfg.ReadYourWritesWindow > 0 && now.Sub(s.LastWrite) < r.cfg.ReadYourWritesWindow {
+	cfg := r.set.Load()
+	if !s.LastWrite.IsZero() && cfg.ReadYourWritesWindow > 0 && now.Sub(s.LastWrite) < cfg.ReadYourWritesWindow {
 		since = s.LastWrite
 	}
 	if n := r.pickReplica(t, req.Exclude, since, now); n != nil {
@@ -231,7 +264,7 @@ func (r *Router) route(req *RequestInfo, s *SessionInfo) Decision {
 	if !since.IsZero() {
 		why = ReasonReadYourWrites
 	}
-	if r.cfg.NoPrimaryReads && why == ReasonNoReplica {
+	if cfg.NoPrimaryReads && why == ReasonNoReplica {
 		return Decision{Target: TargetNone, Reason: ReasonUnavailable, Err: unavailableError(s.Database, "no replica can serve reads")}
 	}
 	d := r.toPrimary(t, why, s, now)
@@ -354,14 +387,15 @@ func (r *Router) classify(req *RequestInfo) Reason {
 
 // readOnlyProc reports whether o is listed in ReadOnlyProcedures.
 func (r *Router) readOnlyProc(o *policy.Object) bool {
-	if len(r.procs) == 0 || o.Server != "" {
+	procs := r.set.Load().procs
+	if len(procs) == 0 || o.Server != "" {
 		return false
 	}
 	schema := o.Schema
 	if schema == "" {
 		schema = "dbo"
 	}
-	return r.procs[strings.ToLower(schema)+"."+strings.ToLower(o.Name)]
+	return procs[strings.ToLower(schema)+"."+strings.ToLower(o.Name)]
 }
 
 // kindReason is the routing reason of a non-read kind.

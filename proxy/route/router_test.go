@@ -285,3 +285,24 @@ func TestHasPrimaryHint(t *testing.T) {
 		}
 	}
 }
+
+func TestSetConfig(t *testing.T) {
+	t.Parallel()
+	r := newRouter(t, Config{}, statuses())
+	call := batch("EXEC dbo.report")
+	if d := r.Route(call, &SessionInfo{}); d.Target != TargetPrimary {
+		t.Fatalf("unlisted procedure: %v", d.Target)
+	}
+	if err := r.SetConfig(Config{Primary: "p", ReadOnlyProcedures: []string{"dbo.report"}, NoPrimaryReads: true}); err != nil {
+		t.Fatal(err)
+	}
+	if d := r.Route(call, &SessionInfo{}); d.Target != TargetReplica {
+		t.Fatalf("listed after reload: %v %v", d.Target, d.Reason)
+	}
+	if err := r.SetConfig(Config{ReadOnlyProcedures: []string{"a.b.c"}}); err == nil {
+		t.Fatal("a bad reload was accepted")
+	}
+	if d := r.Route(call, &SessionInfo{}); d.Target != TargetReplica {
+		t.Fatal("a rejected reload changed the config")
+	}
+}

@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"context"
 	"encoding/binary"
 	"encoding/json"
 	"os"
@@ -315,5 +316,49 @@ func TestWriteFreeTDSConf(t *testing.T) {
 	}
 	if _, err := writeFreeTDSConf(dir, ModeStrict, false); err == nil {
 		t.Error("strict mode: want an error (FreeTDS has no TDS 8)")
+	}
+}
+
+// fakeClient is a client that can do everything but strict.
+type fakeClient struct{}
+
+func (fakeClient) Name() string    { return "fake" }
+func (fakeClient) Missing() string { return "" }
+func (fakeClient) NotApplicable(sc scenario) string {
+	if sc.mode == ModeStrict {
+		return "no TDS 8"
+	}
+	return ""
+}
+func (fakeClient) Run(context.Context, runSpec) (*Observation, error) { return nil, nil }
+
+func TestGate(t *testing.T) {
+	t.Parallel()
+	full := &Target{Name: "direct", ReadOnlyAddr: "127.0.0.1:2"}
+	noRO := &Target{Name: "mssql", ReadOnlyNA: "no secondary", ModeNA: map[Mode]string{ModePlain: "forced encryption"}}
+	types := scenario{name: "types", driver: "types", mode: ModeTLS}
+	tests := []struct {
+		name    string
+		missing string
+		sc      scenario
+		tg      *Target
+		ci      bool
+		want    gateAction
+		reason  string
+	}{
+		{"installed client runs", "", types, full, true, gateRun, ""},
+		{"missing client skips outside CI", "npm ci not run", types, full, false, gateSkip, "npm ci not run"},
+		{"missing client fails under CI", "npm ci not run", types, full, true, gateFail, "CI=true"},
+		{"client limitation is n/a", "", scenario{name: "login-strict", driver: "login", mode: ModeStrict}, full, true, gateNA, "no TDS 8"},
+		{"target cannot serve the mode", "", scenario{name: "login-plain", driver: "login", mode: ModePlain}, noRO, true, gateSkip, "forced encryption"},
+		{"no read-only endpoint", "", scenario{name: "readonly", driver: "readonly", mode: ModeTLS}, noRO, true, gateSkip, "no secondary"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			got, why := gate(fakeClient{}, tc.missing, tc.sc, tc.tg, tc.ci)
+			if got != tc.want || !strings.Contains(why, tc.reason) {
+				t.Errorf("gate = %d %q, want %d containing %q", got, why, tc.want, tc.reason)
+			}
+		})
 	}
 }

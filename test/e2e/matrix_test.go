@@ -102,20 +102,13 @@ func runClient(t *testing.T, tg *Target, c client) {
 				record(res)
 			}()
 
-			if missing != "" {
-				if inCI() {
-					rec.Fatalf("client not installed (CI=true, so this is a failure): %s", missing)
-				}
-				rec.Skipf("client not installed: %s", missing)
-			}
-			if why := c.NotApplicable(sc); why != "" {
+			switch action, why := gate(c, missing, sc, tg, inCI()); action {
+			case gateFail:
+				rec.Fatalf("%s", why)
+			case gateSkip:
+				rec.Skipf("%s", why)
+			case gateNA:
 				rec.notApplicable(why)
-			}
-			if why := tg.ModeNA[sc.mode]; why != "" {
-				rec.Skipf("target %s cannot serve %s: %s", tg.Name, sc.mode, why)
-			}
-			if sc.driver == "readonly" && tg.ReadOnlyAddr == "" {
-				rec.Skipf("target %s has no read-only endpoint: %s", tg.Name, tg.ReadOnlyNA)
 			}
 			o, wire := runOne(t, rec, tg, c, sc)
 			if o != nil && o.Version != "" {
@@ -133,6 +126,36 @@ func runClient(t *testing.T, tg *Target, c client) {
 			sc.check(rec, tg, o)
 		})
 	}
+}
+
+// gateAction is what happens to one cell before anything runs.
+type gateAction int
+
+const (
+	gateRun  gateAction = iota
+	gateSkip            // not run here: a missing client (outside CI), a target limitation
+	gateNA              // the client cannot do this scenario at all
+	gateFail            // CI=true and the client is missing: CI installs every client
+)
+
+// gate decides whether a cell runs, and why not. missing is c.Missing().
+func gate(c client, missing string, sc scenario, tg *Target, ci bool) (gateAction, string) {
+	if missing != "" {
+		if ci {
+			return gateFail, "client not installed (CI=true, so this is a failure): " + missing
+		}
+		return gateSkip, "client not installed: " + missing
+	}
+	if why := c.NotApplicable(sc); why != "" {
+		return gateNA, why
+	}
+	if why := tg.ModeNA[sc.mode]; why != "" {
+		return gateSkip, fmt.Sprintf("target %s cannot serve %s: %s", tg.Name, sc.mode, why)
+	}
+	if sc.driver == "readonly" && tg.ReadOnlyAddr == "" {
+		return gateSkip, fmt.Sprintf("target %s has no read-only endpoint: %s", tg.Name, tg.ReadOnlyNA)
+	}
+	return gateRun, ""
 }
 
 // runOne runs one scenario, through a wiretap for the login scenarios.

@@ -5,6 +5,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 )
 
 // tiberiusClient is tiberius, the Rust TDS driver, driven by
@@ -62,10 +63,17 @@ var rustTypes = map[string]string{
 	"NaiveTime":     "time",
 }
 
+// mapRustTypes rewrites the Rust type names of o's values. tiberius decodes
+// money and smallmoney into an f64; that is reported as "number", the name
+// the checks already accept for a decimal held in a binary float (tedious
+// does the same), and the value is still compared exactly.
 func mapRustTypes(o *Observation) {
 	for _, row := range []map[string]Value{o.Row1, o.Row2, o.Params} {
 		for k, v := range row {
-			if t, ok := rustTypes[v.Type]; ok {
+			switch t, ok := rustTypes[v.Type]; {
+			case v.Type == "f64" && strings.HasPrefix(v.SQLType, "Money"):
+				v.Type = "number"
+			case ok:
 				v.Type = t
 			}
 			row[k] = v

@@ -100,3 +100,33 @@ func TestDecodePatternObservation(t *testing.T) {
 		})
 	}
 }
+
+func TestMapRustTypes(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name     string
+		col      string
+		rustType string
+		sqlType  string
+		allowed  bool
+	}{
+		{"tinyint as u8", "c_tinyint", "u8", "Int1", true},
+		{"decimal as Numeric", "c_decimal", "Numeric", "Decimaln", true},
+		{"money as f64 is a number", "c_money", "f64", "Money", true},
+		{"float as f64", "c_float", "f64", "Float8", true},
+		{"a decimal column as f64 is still wrong", "c_decimal", "f64", "Decimaln", false},
+		{"time as NaiveTime", "c_time", "NaiveTime", "Timen", true},
+		{"uuid as Uuid", "c_uniqueidentifier", "Uuid", "Guid", true},
+		{"an unknown type stays and fails", "c_int", "Xml", "Xml", false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			o := &Observation{Row1: map[string]Value{tc.col: {Type: tc.rustType, SQLType: tc.sqlType}}}
+			mapRustTypes(o)
+			got := o.Row1[tc.col].Type
+			if ok := typeAllowed(allTypesRow1[tc.col], got); ok != tc.allowed {
+				t.Errorf("%s as %s became %q: typeAllowed = %v, want %v", tc.col, tc.rustType, got, ok, tc.allowed)
+			}
+		})
+	}
+}

@@ -17,6 +17,7 @@ func (ex *execCtx) runDDL(sqls []string, temp bool) error {
 			return err
 		}
 	}
+	s.txWrote.Store(true)
 	for _, q := range sqls {
 		if err := execConn(s.conn, q); err != nil {
 			if auto {
@@ -89,6 +90,14 @@ func (ex *execCtx) execCreateTable(st *stmt) error {
 	if err := ex.checkWritable(ref); err != nil {
 		return err
 	}
+	if err := ex.createTable(ref, toks, i); err != nil {
+		return err
+	}
+	return ex.done(StatementResult{CurCmd: curCmd(skCreateTable)})
+}
+
+// createTable creates ref from the column list that starts at toks[i] ('(').
+func (ex *execCtx) createTable(ref tableRef, toks []token, i int) error {
 	if i >= len(toks) || !toks[i].isOp("(") {
 		return &syntaxError{near: ref.tsql}
 	}
@@ -146,10 +155,7 @@ func (ex *execCtx) execCreateTable(st *stmt) error {
 	if identity != "" && seed != 1 {
 		sqls = append(sqls, "INSERT INTO "+quoteIdent(ref.schema)+".sqlite_sequence (name, seq) VALUES ("+quoteString(ref.name)+", "+strconv.FormatInt(seed-1, 10)+")")
 	}
-	if err := ex.runDDL(sqls, ref.isTemp()); err != nil {
-		return err
-	}
-	return ex.done(StatementResult{CurCmd: curCmd(skCreateTable)})
+	return ex.runDDL(sqls, ref.isTemp())
 }
 
 // columnDef translates one column definition.

@@ -152,3 +152,22 @@ func TestOutputClause(t *testing.T) {
 		t.Errorf("rows %v", n)
 	}
 }
+
+// TestTableVariables: DECLARE @t TABLE lives for one batch.
+func TestTableVariables(t *testing.T) {
+	t.Parallel()
+	s := session(t, sample(t), "demo")
+	r := mustRun(t, s, `DECLARE @t TABLE (id int PRIMARY KEY, name nvarchar(100))
+		INSERT INTO @t SELECT id, name FROM dbo.customers WHERE id <= 3
+		UPDATE @t SET name = N'x' WHERE id = 2
+		DELETE FROM @t WHERE id = 3
+		SELECT t.id, t.name FROM @t t JOIN dbo.customers c ON c.id = t.id ORDER BY t.id`)
+	set := r.sets[0]
+	if len(set.rows) != 2 || set.rows[1][1] != "x" || set.cols[1].Type.Type != tds.TypeNVarChar {
+		t.Fatalf("table variable rows %v cols %v", set.rows, set.cols)
+	}
+	if r := run(t, s, "SELECT * FROM @t"); len(r.errs) != 1 || r.errs[0].Number != ErrMustDeclare {
+		t.Errorf("table variable outlived its batch: %v", r.errs)
+	}
+	mustRun(t, s, "DECLARE @t TABLE (x int) INSERT @t VALUES (1)") // the name is free again
+}

@@ -33,6 +33,18 @@
 // 137 undeclared variable, 2812 unknown procedure, 8179 bad prepared handle.
 // SET XACT_ABORT ON and BEGIN TRY/CATCH behave as in SQL Server.
 //
+// # Statements
+//
+// SELECT (TOP, OFFSET/FETCH, joins, subqueries, CTEs, window functions,
+// SELECT ... INTO, @v = assignment), INSERT/UPDATE/DELETE (with OUTPUT
+// inserted./deleted., mapped to RETURNING), CREATE/DROP/ALTER TABLE
+// (IDENTITY, PRIMARY KEY, UNIQUE, DEFAULT, CHECK; foreign keys accepted but
+// not enforced), CREATE INDEX/VIEW/SCHEMA/DATABASE, TRUNCATE, USE,
+// DECLARE/SET (also table variables), IF/ELSE, WHILE, BEGIN/END, TRY/CATCH, BEGIN/COMMIT/ROLLBACK/
+// SAVE TRAN, SET options (NOCOUNT, XACT_ABORT, IMPLICIT_TRANSACTIONS,
+// FMTONLY, LANGUAGE, ... the others are accepted), EXEC (procedures,
+// sp_executesql, dynamic SQL), WAITFOR DELAY/TIME, PRINT, RAISERROR, THROW.
+//
 // # Health catalog
 //
 // The catalog views and functions SQL Server Always On exposes, with values
@@ -128,10 +140,13 @@
 //
 // Procedures: CREATE [OR ALTER] PROCEDURE with parameters (defaults,
 // OUTPUT), a body of the statements above and RETURN n; they are callable
-// by RPC (name) and EXEC, and replicate. No functions, triggers, cursors,
-// table variables, MERGE semantics beyond SQLite's, IMPLICIT_TRANSACTIONS
-// ON, or bulk load (the TDS server turns bulk loads into INSERTs). Decimal and money values are kept as SQLite
-// REAL (about 15 significant digits). Identity columns are SQLite rowids
-// and always report int. A database name must be a valid identifier; at
-// most 9 databases per instance.
+// by RPC (name) and EXEC, and replicate. Table variables (DECLARE @t
+// TABLE) are temporary tables living for one request. Not supported:
+// functions, triggers, cursors, MERGE, OUTPUT ... INTO, bulk load (the TDS
+// server turns bulk loads into INSERTs). Decimal and money values are kept
+// as SQLite REAL (about 15 significant digits). Identity columns are SQLite
+// rowids and always report int. Transactions are SQLite's: a transaction
+// that read, then writes after another session committed is restarted if
+// it has not written yet, and fails with 1222 otherwise. A database name
+// must be a valid identifier; at most 9 databases per instance.
 package sqlengine

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"runtime/debug"
 	"strconv"
 	"strings"
 
@@ -47,10 +48,12 @@ func (e *writerError) Unwrap() error { return e.err }
 // (ctx.Err(), e.g. an Attention), when w fails, or when the session is
 // closed. params are the parameters of a parameterised batch (rarely used:
 // sp_executesql arrives through ExecRPC).
-func (s *Session) ExecBatch(ctx context.Context, sql string, params []Param, w ResultWriter) error {
+func (s *Session) ExecBatch(ctx context.Context, sql string, params []Param, w ResultWriter) (err error) {
 	if s.closed.Load() {
 		return errClosed
 	}
+	defer recoverPanic(&err)
+	defer s.dropTableVars()
 	if len(s.vars) > 0 {
 		s.vars = map[string]*variable{}
 	}
@@ -62,6 +65,9 @@ func (s *Session) ExecBatch(ctx context.Context, sql string, params []Param, w R
 		}
 		s.vars[strings.ToLower(p.Name)] = &variable{typ: t, val: v}
 	}
+	if err := s.syncTran(w); err != nil {
+		return fmt.Errorf("sqlengine: writing results: %w", err)
+	}
 	stmts, err := s.db.parse(sql)
 	if err != nil {
 		return s.reportError(w, err)
@@ -69,6 +75,14 @@ func (s *Session) ExecBatch(ctx context.Context, sql string, params []Param, w R
 	ex := &execCtx{s: s, ctx: ctx, w: w}
 	_, err = ex.runList(stmts)
 	return ex.finish(err)
+}
+
+// recoverPanic turns a panic in the engine into an error, so that one bad
+// request cannot take the simulator down; the session should be closed.
+func recoverPanic(err *error) {
+	if r := recover(); r != nil {
+		*err = fmt.Errorf("sqlengine: internal error (the session should be closed): panic: %v\n%s", r, debug.Stack())
+	}
 }
 
 // finish turns the outcome of a request into ExecBatch's result.
@@ -137,6 +151,10 @@ func (ex *execCtx) run(st *stmt) (flow, error) {
 	}
 	mark := ex.s.markStatement()
 	f, err := ex.exec(st)
+	if err != nil && ex.ctx.Err() == nil && ex.s.restartReadTran(err) {
+		ex.s.dropChangesFrom(mark)
+		f, err = ex.exec(st)
+	}
 	if err == nil {
 		return f, nil
 	}
@@ -145,6 +163,9 @@ func (ex *execCtx) run(st *stmt) (flow, error) {
 		return flowAbort, err
 	}
 	ex.s.dropChangesFrom(mark)
+	if serr := ex.s.syncTran(ex.w); serr != nil {
+		return flowAbort, serr
+	}
 	se, abort := ex.s.toServerError(err)
 	if se.Number == 0 {
 		// An engine failure: tell the client rather than dropping the

@@ -57,6 +57,7 @@ func (ex *execCtx) selectIntoExec(tr *translation) error {
 		}
 		return err
 	}
+	s.txWrote.Store(true)
 	if err := execConn(s.conn, create); err != nil {
 		return fail(err)
 	}

@@ -168,7 +168,19 @@ func (ex *execCtx) execDeclare(st *stmt) error {
 			k++
 		}
 		if k < len(def) && def[k].is("TABLE") {
-			return &notSupportedError{what: "table variables"}
+			// a table variable: a temporary table named after it, dropped
+			// when the request ends
+			name := strings.ToLower(def[0].val)
+			if _, dup := ex.s.vars[name]; dup {
+				return newUserError(134, 15, true, "The variable name '%s' has already been declared. Variable names must be unique within a query batch or stored procedure.", def[0].val)
+			}
+			ref := tableRef{schema: "temp", name: name, alias: def[0].val, tsql: def[0].val}
+			if err := ex.createTable(ref, def, k+1); err != nil {
+				return err
+			}
+			ex.s.vars[name] = &variable{typ: sqlType{name: "table"}}
+			ex.s.tableVars = append(ex.s.tableVars, name)
+			continue
 		}
 		typ, n, err := parseTypeTokens(def[k:])
 		if err != nil {

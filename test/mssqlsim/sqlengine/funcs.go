@@ -43,7 +43,7 @@ var constFuncs = map[string]string{
 func (tr *translator) function(i, hi int) (int, bool, error) {
 	toks := tr.toks
 	t := toks[i]
-	if keywords[t.up] || t.up == "IN" || t.up == "EXISTS" || t.up == "VALUES" || t.up == "OVER" {
+	if (keywords[t.up] && t.up != "LEFT" && t.up != "RIGHT") || t.up == "IN" || t.up == "EXISTS" || t.up == "VALUES" || t.up == "OVER" {
 		return 0, false, nil
 	}
 	j := matching(toks, i+1)
@@ -82,7 +82,7 @@ func (tr *translator) function(i, hi int) (int, bool, error) {
 		if as < 0 {
 			return 0, false, &syntaxError{near: t.text}
 		}
-		typ, n, err := parseTypeTokens(toks[as+1 : j])
+		typ, n, err := castTypeTokens(toks[as+1 : j])
 		if err != nil || n != j-as-1 {
 			return 0, false, &syntaxError{near: toks[as+1].text}
 		}
@@ -96,7 +96,7 @@ func (tr *translator) function(i, hi int) (int, bool, error) {
 		if len(args) < 2 {
 			return 0, false, &syntaxError{near: t.text}
 		}
-		typ, n, err := parseTypeTokens(toks[args[0][0]:args[0][1]])
+		typ, n, err := castTypeTokens(toks[args[0][0]:args[0][1]])
 		if err != nil || n != args[0][1]-args[0][0] {
 			return 0, false, &syntaxError{near: toks[args[0][0]].text}
 		}
@@ -251,6 +251,16 @@ func (tr *translator) qualifiedFunction(parts []string, open, hi int) (int, bool
 		return j + 1, true, nil
 	}
 	return 0, false, &notSupportedError{what: "the function " + strings.Join(parts, ".")}
+}
+
+// castTypeTokens is parseTypeTokens for CAST and CONVERT, where a
+// character type without a length is 30 long (in declarations it is 1).
+func castTypeTokens(toks []token) (sqlType, int, error) {
+	t, n, err := parseTypeTokens(toks)
+	if err == nil && n == 1 && (t.isString() || t.isBinary()) {
+		t.size = 30
+	}
+	return t, n, err
 }
 
 // parseTypeTokens reads a T-SQL type (name plus optional (n[,m]) or (max))

@@ -41,6 +41,7 @@ type change struct {
 
 // preUpdate records a row change (SQLite pre-update hook).
 func (s *Session) preUpdate(d sqlite.SQLitePreUpdateData) {
+	s.txWrote.Store(true)
 	if d.DatabaseName == "temp" || strings.HasPrefix(d.TableName, "sqlite_") || strings.HasPrefix(d.TableName, "__mssqlsim") {
 		return
 	}

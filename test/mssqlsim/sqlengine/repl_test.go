@@ -50,20 +50,20 @@ func TestReplication(t *testing.T) {
 	mustRun(t, p, "CREATE TABLE #tmp (x int) INSERT INTO #tmp VALUES (1)")
 	mustRun(t, p, "CREATE TABLE dbo.events (id int IDENTITY PRIMARY KEY, at datetime2 DEFAULT SYSDATETIME(), g uniqueidentifier) INSERT INTO dbo.events (g) VALUES (NEWID())")
 	run(t, p, "INSERT INTO dbo.customers (id, name) VALUES (1, N'duplicate')") // fails: nothing to replicate
-	r := mustRun(t, p, "SELECT id, name INTO dbo.cust_copy FROM dbo.customers WHERE id <= 5")
-	if r.dones[0].RowCount != 5 {
-		t.Errorf("SELECT INTO row count %+v", r.dones)
+	r := mustRun(t, p, "SELECT id, name INTO dbo.cust_copy FROM dbo.customers WHERE id <= 5 DELETE FROM sales.order_lines TRUNCATE TABLE dbo.all_types")
+	if r.dones[0].RowCount != 5 || r.dones[1].RowCount != 998 {
+		t.Errorf("SELECT INTO / DELETE row counts %+v", r.dones)
 	}
 	got := txs()
-	if len(got) != 5 {
-		t.Fatalf("%d transactions replicated, want 5", len(got))
+	if len(got) != 7 {
+		t.Fatalf("%d transactions replicated, want 7", len(got))
 	}
 	for i, tx := range got {
 		if tx.LSN != uint64(i+1) || tx.CommitTime.IsZero() || tx.Statements() == 0 {
 			t.Errorf("tx %d: LSN %d time %v statements %d", i, tx.LSN, tx.CommitTime, tx.Statements())
 		}
 	}
-	if lsn, _ := primary.LastApplied(); lsn != 5 {
+	if lsn, _ := primary.LastApplied(); lsn != 7 {
 		t.Errorf("primary LastApplied %d", lsn)
 	}
 	for _, tx := range got {
@@ -75,7 +75,7 @@ func TestReplication(t *testing.T) {
 		t.Errorf("re-applying an old LSN: %v", err)
 	}
 	lsn, ct := replica.LastApplied()
-	if lsn != 5 || !ct.Equal(got[4].CommitTime) {
+	if lsn != 7 || !ct.Equal(got[6].CommitTime) {
 		t.Errorf("replica LastApplied %d %v", lsn, ct)
 	}
 	rs := session(t, replica, "demo")
@@ -85,6 +85,7 @@ func TestReplication(t *testing.T) {
 		"SELECT COUNT(*) FROM sales.order_lines",
 		"SELECT * FROM dbo.events",
 		"SELECT * FROM dbo.cust_copy ORDER BY id",
+		"SELECT COUNT(*) FROM dbo.all_types",
 	} {
 		a, b := mustRun(t, p, q), mustRun(t, rs, q)
 		if !equalSets(a.sets, b.sets) {

@@ -72,9 +72,14 @@ func parseParamDecls(s string) ([]paramDecl, error) {
 // them as DONEINPROC), then RETURNSTATUS and RETURNVALUEs for output
 // parameters (ordinal = position in params, 0-based); the caller ends with
 // DONEPROC. Errors are handled as in ExecBatch.
-func (s *Session) ExecRPC(ctx context.Context, proc string, params []Param, w ResultWriter) error {
+func (s *Session) ExecRPC(ctx context.Context, proc string, params []Param, w ResultWriter) (err error) {
 	if s.closed.Load() {
 		return errClosed
+	}
+	defer recoverPanic(&err)
+	defer s.dropTableVars()
+	if err := s.syncTran(w); err != nil {
+		return fmt.Errorf("sqlengine: writing results: %w", err)
 	}
 	s.vars = map[string]*variable{}
 	ex := &execCtx{s: s, ctx: ctx, w: w}

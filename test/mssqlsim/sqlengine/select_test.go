@@ -224,7 +224,7 @@ func TestMultiStatementBatch(t *testing.T) {
 	t.Parallel()
 	s := session(t, fresh(t), "master")
 	r := mustRun(t, s, `CREATE TABLE t(id int primary key, v nvarchar(20))
-INSERT INTO t VALUES (1, N'one'), (2, N'two')
+INSERT t VALUES (1, N'one'), (2, N'two')
 SELECT id, v FROM t ORDER BY id
 UPDATE t SET v = UPPER(v)
 DELETE FROM t WHERE id = 2

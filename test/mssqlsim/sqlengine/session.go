@@ -48,12 +48,15 @@ type Session struct {
 	colCache   map[string]colCacheEntry
 	tempGen    uint64
 	hasTemp    bool            // a #temp table may exist (Reset drops them)
+	tableVars  []string        // table variables of the current request (temp tables)
 	catalogs   map[string]bool // catalog temp tables created
 
-	changesMu sync.Mutex
-	changes   []change // replicated changes of the open SQLite transaction
-	closed    atomic.Bool
-	encrypted atomic.Bool
+	changesMu  sync.Mutex
+	changes    []change // replicated changes of the open SQLite transaction
+	closed     atomic.Bool
+	encrypted  atomic.Bool
+	rolledBack atomic.Bool // SQLite rolled a transaction back (rollback hook)
+	txWrote    atomic.Bool // the open transaction has written (pre-update hook, DDL)
 }
 
 // variable is a DECLAREd variable or a bound parameter.
@@ -179,6 +182,7 @@ func (s *Session) installHooks() error {
 		s.changesMu.Lock()
 		s.changes = s.changes[:0]
 		s.changesMu.Unlock()
+		s.rolledBack.Store(true)
 	})
 	return nil
 }
@@ -263,6 +267,7 @@ func (s *Session) Reset() error {
 }
 
 func (s *Session) endTran() {
+	s.rolledBack.Store(false)
 	s.tranCount = 0
 	s.tranName = ""
 	s.savepoints = nil
@@ -316,6 +321,8 @@ func (s *Session) beginTran() error {
 			return fmt.Errorf("sqlengine: BEGIN: %w", err)
 		}
 		s.txDesc = s.db.nextDesc.Add(1)
+		s.rolledBack.Store(false)
+		s.txWrote.Store(false)
 		s.changesMu.Lock()
 		s.changes = s.changes[:0]
 		s.changesMu.Unlock()
@@ -377,6 +384,50 @@ func (s *Session) saveTran(name string) error {
 	s.changes = append(s.changes, change{op: opSavepoint, sql: strings.ToLower(name)})
 	s.changesMu.Unlock()
 	return nil
+}
+
+// syncTran notices a transaction SQLite rolled back by itself (an
+// interrupted write inside a transaction, for one) and ends it here too,
+// telling the client with ENVCHANGE 10 as SQL Server does when it rolls a
+// transaction back.
+func (s *Session) syncTran(w ResultWriter) error {
+	if s.tranCount == 0 || !s.rolledBack.Load() {
+		return nil
+	}
+	desc := s.txDesc
+	s.endTran()
+	if err := w.EnvChange(tds.EnvRollbackTran(desc)); err != nil {
+		return &writerError{err}
+	}
+	return nil
+}
+
+// dropTableVars drops the temporary tables behind the request's table
+// variables (they live for one batch or procedure call).
+func (s *Session) dropTableVars() {
+	for _, name := range s.tableVars {
+		_ = execConn(s.conn, "DROP TABLE IF EXISTS temp."+quoteIdent(name))
+	}
+	if len(s.tableVars) > 0 {
+		s.tableVars = s.tableVars[:0]
+		s.tempGen++
+	}
+}
+
+// restartReadTran handles SQLite refusing a write in a transaction whose
+// snapshot went stale (another session committed after this one read):
+// if the transaction has not written yet, nothing it did can be lost by
+// starting it again with the write lock (READ COMMITTED promises no
+// snapshot), so it restarts and reports true: the statement may be retried.
+func (s *Session) restartReadTran(err error) bool {
+	if s.tranCount == 0 || s.txWrote.Load() || len(s.savepoints) > 0 || !strings.Contains(err.Error(), "database is locked") {
+		return false
+	}
+	if execConn(s.conn, "ROLLBACK") != nil || execConn(s.conn, "BEGIN IMMEDIATE") != nil {
+		return false
+	}
+	s.rolledBack.Store(false)
+	return true
 }
 
 // varType returns the type of a variable or parameter.

@@ -1,7 +1,10 @@
 package sqlengine
 
 import (
+	"context"
+	"errors"
 	"testing"
+	"time"
 
 	"github.com/tdsproxy/tdsproxy/tds"
 )
@@ -210,5 +213,48 @@ func TestFmtOnly(t *testing.T) {
 	}
 	if n := mustRun(t, s, "SELECT COUNT(*) FROM dbo.customers").scalar(t); n != int64(sampleCustomers) {
 		t.Errorf("FMTONLY ran the DELETE: %v rows left", n)
+	}
+}
+
+// TestInterruptedWriteInTransaction: SQLite rolls a transaction back when a
+// write inside it is interrupted; the session must notice (ENVCHANGE 10,
+// @@TRANCOUNT 0) instead of believing the transaction is still open.
+func TestInterruptedWriteInTransaction(t *testing.T) {
+	t.Parallel()
+	s := session(t, sample(t), "demo")
+	mustRun(t, s, "CREATE TABLE #big (n int) BEGIN TRAN INSERT INTO #big VALUES (0)")
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	err := s.ExecBatch(ctx, "INSERT INTO #big SELECT a.n FROM dbo.numbers a CROSS JOIN dbo.numbers b", nil, &recorder{})
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("err = %v", err)
+	}
+	r := mustRun(t, s, "SELECT @@TRANCOUNT")
+	if len(r.envs) != 1 || r.envs[0].Type != tds.EnvRollbackTranType || r.scalar(t) != int64(0) || s.TranCount() != 0 {
+		t.Errorf("after the interrupted write: envs %+v trancount %v/%d", r.envs, r.scalar(t), s.TranCount())
+	}
+}
+
+// TestReadThenWriteWhileOthersCommit: a transaction that read before
+// another session committed can still write (SQL Server's READ COMMITTED
+// allows it; SQLite would refuse the stale snapshot).
+func TestReadThenWriteWhileOthersCommit(t *testing.T) {
+	t.Parallel()
+	db := fresh(t)
+	a := session(t, db, "master")
+	b := session(t, db, "master")
+	mustRun(t, a, "CREATE TABLE dbo.rw (x int)")
+	mustRun(t, a, "BEGIN TRAN SELECT COUNT(*) FROM dbo.rw")
+	mustRun(t, b, "INSERT INTO dbo.rw VALUES (1)")
+	r := run(t, a, "INSERT INTO dbo.rw VALUES (2) SELECT COUNT(*) FROM dbo.rw")
+	if len(r.errs) > 0 {
+		t.Fatalf("write after a concurrent commit: %d %s", r.errs[0].Number, r.errs[0].Message)
+	}
+	if a.TranCount() != 1 || len(r.envs) != 0 {
+		t.Errorf("transaction state changed: trancount %d envs %+v", a.TranCount(), r.envs)
+	}
+	mustRun(t, a, "COMMIT")
+	if n := mustRun(t, b, "SELECT COUNT(*) FROM dbo.rw").scalar(t); n != int64(2) {
+		t.Errorf("rows %v", n)
 	}
 }

@@ -247,6 +247,23 @@ func (tr *translator) translateRange(lo, hi int) error {
 			}
 			continue
 		case tkVar:
+			if v, ok := tr.s.vars[strings.ToLower(t.val)]; ok && v.typ.name == "table" {
+				ref := tableRef{schema: "temp", name: strings.ToLower(t.val), alias: t.val[1:], tsql: t.val}
+				tr.b.WriteString(ref.sqlite())
+				if i+1 < hi && (toks[i+1].is("AS") || (toks[i+1].isIdent() && !notAlias[toks[i+1].up] && !keywords[toks[i+1].up])) {
+					a := i + 1
+					if toks[a].is("AS") {
+						a++
+					}
+					if a < hi {
+						ref.alias = toks[a].val
+					}
+				} else if !toks[max(i-1, 0)].is("INTO") && !toks[max(i-1, 0)].is("INSERT") {
+					tr.b.WriteString(" AS " + quoteIdent(ref.alias))
+				}
+				tr.tables = append(tr.tables, ref)
+				continue
+			}
 			tr.useVar(t.val)
 			tr.b.WriteString(strings.ToLower(t.val))
 			continue
@@ -368,6 +385,10 @@ func (tr *translator) translateRange(lo, hi int) error {
 					return err
 				}
 				i = next - 1
+				continue
+			}
+			if t.up == "INSERT" && i+1 < hi && !toks[i+1].is("INTO") && !toks[i+1].is("BULK") {
+				tr.b.WriteString("INSERT INTO") // INTO is optional in T-SQL
 				continue
 			}
 			if keywords[t.up] {

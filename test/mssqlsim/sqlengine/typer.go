@@ -261,7 +261,7 @@ func (tr *translator) funcType(parts []string, open, hi int) (sqlType, bool) {
 	case "CAST", "TRY_CAST":
 		for k := j - 1; k > open; k-- {
 			if tr.toks[k].is("AS") {
-				t, _, err := parseTypeTokens(tr.toks[k+1 : j])
+				t, _, err := castTypeTokens(tr.toks[k+1 : j])
 				return t, err == nil
 			}
 		}
@@ -270,7 +270,7 @@ func (tr *translator) funcType(parts []string, open, hi int) (sqlType, bool) {
 		if len(args) < 2 {
 			return sqlType{}, false
 		}
-		t, _, err := parseTypeTokens(tr.toks[args[0][0]:args[0][1]])
+		t, _, err := castTypeTokens(tr.toks[args[0][0]:args[0][1]])
 		return t, err == nil
 	case "SUM", "AVG":
 		if len(args) != 1 {
@@ -304,6 +304,14 @@ func (tr *translator) funcType(parts []string, open, hi int) (sqlType, bool) {
 				return t, true
 			}
 			return typDatetime, true
+		}
+	case "CEILING", "FLOOR":
+		if len(args) == 1 {
+			t, ok := tr.typeOf(args[0][0], args[0][1])
+			if ok && (t.name == "decimal" || t.name == "numeric") {
+				t.scale = 0 // SQL Server keeps the precision, drops the scale
+			}
+			return t, ok
 		}
 	case "IIF":
 		if len(args) == 3 {

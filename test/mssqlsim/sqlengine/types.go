@@ -233,8 +233,8 @@ func (t sqlType) numericRank() int {
 	return 0
 }
 
-// affinity is the SQLite type a CAST to t produces before tsql_cast
-// normalises it.
+// typeInfo is the TDS type of t in COLMETADATA and RETURNVALUE: the
+// nullable (N) variants SQL Server sends for result columns.
 func (t sqlType) typeInfo() tds.TypeInfo {
 	switch t.name {
 	case "tinyint":

@@ -438,6 +438,8 @@ func bindValue(v any, t sqlType) (any, error) {
 			return storeTime(x, t), nil
 		}
 		return x.Format(layoutDT2), nil
+	case tds.Variant:
+		return bindValue(x.Value, t)
 	case fmt.Stringer: // tds.Decimal and friends
 		return toStorage(x.String(), t)
 	}

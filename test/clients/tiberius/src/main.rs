@@ -104,11 +104,15 @@ fn describe(d: ColumnData<'static>) -> Value {
     json!({"type": typ, "value": value})
 }
 
+/// A row as {column: describe(value) + "sqltype": the column's TDS type as tiberius names it}.
 fn row_map(r: Row) -> Value {
-    let names: Vec<String> = r.columns().iter().map(|c| c.name().to_string()).collect();
+    let cols: Vec<(String, String)> =
+        r.columns().iter().map(|c| (c.name().to_string(), format!("{:?}", c.column_type()))).collect();
     let mut m = Map::new();
-    for (n, d) in names.into_iter().zip(r.into_iter()) {
-        m.insert(n, describe(d));
+    for ((name, sqltype), d) in cols.into_iter().zip(r.into_iter()) {
+        let mut v = describe(d);
+        v["sqltype"] = json!(sqltype);
+        m.insert(name, v);
     }
     Value::Object(m)
 }
