@@ -135,7 +135,7 @@ func (c *Checker) Reconfigure(cfg Config) error {
 		}
 	}
 	prevCfg, prevOrder := c.cfg, slices.Clone(c.order)
-	if cfg.Interval != prevCfg.Interval {
+	if cfg.Interval != prevCfg.Interval && c.ctx != nil {
 		for name := range keep {
 			select {
 			case c.probers[name].kick <- struct{}{}:

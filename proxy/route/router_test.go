@@ -85,6 +85,8 @@ func TestRouteRules(t *testing.T) {
 		{name: "conditional set", req: batch("IF 1 = 1 SET NOCOUNT ON"), target: TargetPrimary, reason: ReasonConditionalState, write: true},
 		{name: "set implicit transactions", req: batch("SET IMPLICIT_TRANSACTIONS ON"), target: TargetPrimary, reason: ReasonSetOption, write: true},
 		{name: "application role", req: batch("EXEC sp_setapprole 'r', 'p'"), target: TargetPrimary, reason: ReasonAppRole, write: true},
+		{name: "cursor fetch by handle", req: &RequestInfo{Class: policy.Merge(nil), RPC: true}, target: TargetPrimary, reason: ReasonUnknown, write: true},
+		{name: "sp_unprepare", req: unprepare(), target: TargetPrimary, reason: ReasonPrepared, write: true},
 		{name: "prepare", req: &RequestInfo{Class: policy.ClassifyText("SELECT 1"), RPC: true, CreatesHandle: true}, target: TargetPrimary, reason: ReasonPrepared, write: true},
 		{name: "read-your-writes: no replica caught up", req: batch("SELECT 1"), sess: SessionInfo{LastWrite: fixed.Add(-100 * time.Millisecond)}, target: TargetPrimary, reason: ReasonReadYourWrites},
 		{name: "read-your-writes: a caught-up replica", req: batch("SELECT 1"), sess: SessionInfo{LastWrite: fixed.Add(-100 * time.Millisecond)}, topo: caughtUp("r2"), target: TargetReplica, reason: ReasonRead, backends: "r2"},
@@ -305,4 +307,12 @@ func TestSetConfig(t *testing.T) {
 	if d := r.Route(call, &SessionInfo{}); d.Target != TargetReplica {
 		t.Fatal("a rejected reload changed the config")
 	}
+}
+
+func unprepare() *RequestInfo {
+	c, err := policy.Classify(policy.Request{Kind: policy.RequestRPC, ProcID: policy.ProcUnprepare})
+	if err != nil {
+		panic(err)
+	}
+	return &RequestInfo{Class: c, RPC: true}
 }

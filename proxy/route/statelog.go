@@ -27,6 +27,10 @@ func pinReason(st *policy.Statement, rpc bool) Reason {
 		return ReasonExecuteAs
 	case policy.KindCursor:
 		return ReasonCursor
+	case policy.KindUnprepare:
+		// sp_unprepare, sp_cursorfetch, sp_cursorclose…: the handle lives
+		// on the connection that made it.
+		return ReasonPrepared
 	case policy.KindDeclare:
 		if st.Type == "cursor" {
 			return ReasonCursor

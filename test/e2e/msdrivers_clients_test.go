@@ -15,7 +15,8 @@ import (
 // compatibility matrix (issue 6):
 //
 //	mssql-jdbc    test/clients/jdbc (pinned Maven project), run with java
-//	mssql-python  test/clients/pydrivers/driver.py in the venv
+//	mssql-python  test/clients/pydrivers/driver.py in the venv (ODBC Driver 18 core)
+//	mssql-python-rs  the same over mssql-python's Rust TDS core
 //	sqlalchemy    the same program: SQLAlchemy 2 ORM over pyodbc 5 + FreeTDS ODBC
 //	pyodbc-5      test/clients/python/driver.py (the pyodbc row's program) under
 //	              the venv's pyodbc 5 instead of Debian's pyodbc 4
@@ -34,6 +35,10 @@ func init() {
 var msDriverClients = []client{
 	&jdbcClient{},
 	&venvPyClient{name: "mssql-python", program: pydriversProgram, module: "mssql_python"},
+	// mssql-python over its second native core, the Rust TDS implementation
+	// (mssql-python-rs) that its releases announce as the next default.
+	&venvPyClient{name: "mssql-python-rs", program: pydriversProgram, module: "mssql_py_core", clientEnv: "mssql-python",
+		extraEnv: []string{"MSSQL_PYTHON_NATIVE_PROVIDER=mssql-odbc"}},
 	&venvPyClient{name: "sqlalchemy", program: pydriversProgram, module: "sqlalchemy", odbc: true},
 	&venvPyClient{name: "pyodbc-5", program: pythonProgram, module: "pyodbc", clientEnv: "pyodbc", odbc: true},
 	tiberiusClient{},
@@ -149,10 +154,11 @@ func mapJavaTypes(o *Observation) {
 // test/clients/pydrivers/.venv.
 type venvPyClient struct {
 	name      string
-	program   string // driver program, relative to the e2e package
-	module    string // import that proves the client is installed
-	clientEnv string // TDS_CLIENT value ("" = name)
-	odbc      bool   // needs the FreeTDS ODBC driver
+	program   string   // driver program, relative to the e2e package
+	module    string   // import that proves the client is installed
+	clientEnv string   // TDS_CLIENT value ("" = name)
+	odbc      bool     // needs the FreeTDS ODBC driver
+	extraEnv  []string // added to the driver's environment
 	once      sync.Once
 	miss      string
 }
@@ -178,7 +184,7 @@ func (c *venvPyClient) Missing() string {
 
 func (c *venvPyClient) NotApplicable(sc scenario) string {
 	switch c.name {
-	case "mssql-python":
+	case "mssql-python", "mssql-python-rs":
 		if sc.mode == ModePlain {
 			return "mssql-python (ODBC Driver 18 core) never sends ENCRYPT_NOT_SUP: Encrypt=no still encrypts the login (login-only)"
 		}
@@ -204,12 +210,13 @@ func (c *venvPyClient) Run(ctx context.Context, r runSpec) (*Observation, error)
 	if c.odbc {
 		cmd.Env = append(cmd.Env, "TDS_ODBC_DRIVER="+odbcDriverPath())
 	}
+	cmd.Env = append(cmd.Env, c.extraEnv...)
 	o, err := runDriver(ctx, cmd)
 	if err != nil {
 		return nil, err
 	}
 	o.Client = c.name
-	if c.name == "mssql-python" {
+	if strings.HasPrefix(c.name, "mssql-python") {
 		numberErrorsByMessage(o)
 	}
 	return o, nil

@@ -17,9 +17,9 @@ import (
 //   - sqlalchemy/orm: the ORM pattern applications use (an engine with
 //     pool_pre_ping=True on a pool of one connection, a SET at connect from an
 //     event listener, Sessions, a Session rolled back after an error);
-//   - mssql-python/pool-reset: mssql-python's own connection pool, whose
-//     reuse of a connection must come back reset (the ODBC Driver 18 core
-//     flags the next request RESETCONNECTION).
+//   - mssql-python{,-rs}/pool-reset: mssql-python's own connection pool,
+//     whose reuse of a connection must come back reset (the native core flags
+//     the next request RESETCONNECTION).
 //
 // TestMSDriversPatterns/<target>/<client>/<pattern>.
 func TestMSDriversPatterns(t *testing.T) {
@@ -28,8 +28,9 @@ func TestMSDriversPatterns(t *testing.T) {
 		name   string
 		check  func(t testing.TB, tg *Target, o *patternObservation)
 	}{
-		{msDriverClients[2].(*venvPyClient), "orm", checkORM},
-		{msDriverClients[1].(*venvPyClient), "pool-reset", checkPoolReset},
+		{venvClient(t, "sqlalchemy"), "orm", checkORM},
+		{venvClient(t, "mssql-python"), "pool-reset", checkPoolReset},
+		{venvClient(t, "mssql-python-rs"), "pool-reset", checkPoolReset},
 	}
 	for _, tf := range targets {
 		t.Run(tf.name, func(t *testing.T) {
@@ -60,6 +61,17 @@ func TestMSDriversPatterns(t *testing.T) {
 			}
 		})
 	}
+}
+
+// venvClient finds one of msDriverClients by name.
+func venvClient(t *testing.T, name string) *venvPyClient {
+	for _, c := range msDriverClients {
+		if v, ok := c.(*venvPyClient); ok && v.name == name {
+			return v
+		}
+	}
+	t.Fatalf("no venv client %q", name)
+	return nil
 }
 
 // patternObservation is what driver.py prints for the orm and pool-reset
@@ -97,7 +109,12 @@ func runPattern(t *testing.T, tg *Target, c *venvPyClient, scenarioName string) 
 		addr: tap.Addr(), roAddr: tg.ReadOnlyAddr, table: uniqueTable(c.Name(), scenarioName), tmp: t.TempDir()}
 	cmd := exec.CommandContext(ctx, venvPython, filepath.Base(c.program))
 	cmd.Dir = filepath.Dir(c.program)
-	cmd.Env = append(driverEnv(r, c.Name()), "TDS_ODBC_DRIVER="+odbcDriverPath())
+	name := c.clientEnv
+	if name == "" {
+		name = c.name
+	}
+	cmd.Env = append(driverEnv(r, name), "TDS_ODBC_DRIVER="+odbcDriverPath())
+	cmd.Env = append(cmd.Env, c.extraEnv...)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	if err := cmd.Run(); err != nil {

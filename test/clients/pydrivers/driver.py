@@ -6,7 +6,8 @@ nothing (test/e2e/msdrivers_*_test.go does). Run it with the interpreter of the 
 environment that .ci/install-msdrivers.sh creates (test/clients/pydrivers/.venv).
 
 Clients (TDS_CLIENT):
-  mssql-python  Microsoft's driver (its bundled ODBC Driver 18 core)
+  mssql-python  Microsoft's driver (its bundled ODBC Driver 18 core; with
+                MSSQL_PYTHON_NATIVE_PROVIDER=mssql-odbc, its Rust TDS core instead)
   sqlalchemy    SQLAlchemy 2 ORM over pyodbc 5 + FreeTDS ODBC (TDS_ODBC_DRIVER = libtdsodbc.so),
                 in the pattern applications use: an engine with pool_pre_ping=True, a SET
                 run by a "connect" event listener, Sessions, rollback on error
@@ -52,7 +53,7 @@ def mssql_python_conn_str(readonly=False):
         "login-only": "Encrypt=no;TrustServerCertificate=yes",
         "tls": "Encrypt=yes;TrustServerCertificate=yes",
         # TDS 8: TrustServerCertificate does not apply; the certificate is pinned.
-        "strict": "Encrypt=strict;ServerCertificate=%s;HostNameInCertificate=localhost" % ENV.get("TDS_CAFILE", ""),
+        "strict": "Encrypt=strict;ServerCertificate=%s" % ENV.get("TDS_CAFILE", ""),
     }[ENCRYPT]
     parts = [
         "Server=tcp:%s,%d" % (HOST, PORT),
@@ -111,7 +112,13 @@ def version():
     import importlib.metadata as md
     if CLIENT == "sqlalchemy":
         return "SQLAlchemy %s, pyodbc %s" % (md.version("SQLAlchemy"), md.version("pyodbc"))
-    return md.version("mssql-python")
+    # The native core mssql-python loads: msodbcsql18 (ODBC Driver 18, the default)
+    # or mssql-odbc (the Rust core), chosen by MSSQL_PYTHON_NATIVE_PROVIDER.
+    if ENV.get("MSSQL_PYTHON_NATIVE_PROVIDER", "").strip().lower() == "mssql-odbc":
+        core = "mssql-odbc core, mssql-python-rs %s" % md.version("mssql-python-rs")
+    else:
+        core = "ODBC Driver 18 core, mssql-python-odbc %s" % md.version("mssql-python-odbc")
+    return "%s (%s)" % (md.version("mssql-python"), core)
 
 
 def describe(v):
