@@ -102,7 +102,7 @@ func (c *jdbcClient) NotApplicable(sc scenario) string {
 
 func (c *jdbcClient) Run(ctx context.Context, r runSpec) (*Observation, error) {
 	cp := strings.Join([]string{"target/classes", "target/dependency/*"}, string(os.PathListSeparator))
-	// -Xshare:auto and a small heap keep start-up short on a loaded machine.
+	// C1-only JIT and a small heap keep start-up short on a loaded machine.
 	cmd := exec.CommandContext(ctx, "java", "-Xss512k", "-Xmx256m", "-XX:TieredStopAtLevel=1",
 		"-cp", cp, "io.github.tdsproxy.e2e.Driver")
 	cmd.Dir = jdbcDir

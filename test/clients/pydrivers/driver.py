@@ -137,6 +137,19 @@ def describe(v):
     return {"type": t, "value": v}
 
 
+def mssql_python_sqlstate(e):
+    """The SQLSTATE behind a mssql-python exception. The driver exposes neither the native
+    error number nor the SQLSTATE, only an exception class and a text chosen by SQLSTATE
+    (mssql_python.exceptions.sqlstate_to_exception), so the SQLSTATE is found by asking
+    that public mapping which candidate yields the same class and text."""
+    from mssql_python import exceptions as mx
+    for st in ("42S02", "22012", "42000", "42S22", "23000", "HY008", "HYT00", "08S01", "25000", "40001"):
+        cand = mx.sqlstate_to_exception(st, "")
+        if cand is not None and type(cand) is type(e) and cand.driver_error == getattr(e, "driver_error", None):
+            return st
+    return None
+
+
 def error_info(e):
     """Error number (when the client exposes it) and message, from the DB-API error."""
     orig = getattr(e, "orig", None) or e  # SQLAlchemy wraps the DB-API error
@@ -149,7 +162,12 @@ def error_info(e):
     elif len(getattr(orig, "args", ())) > 1:
         # pyodbc over FreeTDS: "... Invalid object name 'x'. (208) (SQLExecDirectW)"
         msg = str(orig.args[1])
-    return {"number": number, "message": msg, "class": type(e).__name__}
+    cls = type(e).__name__
+    if CLIENT == "mssql-python":
+        st = mssql_python_sqlstate(orig)
+        if st:
+            cls += " " + st
+    return {"number": number, "message": msg, "class": cls}
 
 
 def scalar(conn, sql, params=None):
@@ -164,31 +182,6 @@ def scalar(conn, sql, params=None):
 
 
 PARAMS = (41, u"h\u00e9llo w\u00f6rld \u2603", decimal.Decimal("12.3450"), datetime.datetime(2024, 2, 29, 13, 45, 30))
-
-
-def mssql_python_sqlstate(e):
-    """The SQLSTATE behind a mssql-python exception. The driver exposes neither the native
-    error number nor the SQLSTATE, only an exception class and a text chosen by SQLSTATE
-    (mssql_python.exceptions.sqlstate_to_exception), so the SQLSTATE is found by asking
-    that public mapping which candidate yields the same class and text."""
-    from mssql_python import exceptions as mx
-    for st in ("42S02", "22012", "42000", "42S22", "23000", "HY008", "HYT00", "08S01", "25000", "40001"):
-        cand = mx.sqlstate_to_exception(st, "")
-        if cand is not None and type(cand) is type(e) and cand.driver_error == getattr(e, "driver_error", None):
-            return st
-    return None
-
-
-_plain_error_info = error_info
-
-
-def error_info(e):  # noqa: F811 (extends the generic form with the SQLSTATE)
-    info = _plain_error_info(e)
-    if CLIENT == "mssql-python":
-        st = mssql_python_sqlstate(e)
-        if st:
-            info["class"] += " " + st
-    return info
 
 
 # ---------------------------------------------------------------- mssql-python scenarios
