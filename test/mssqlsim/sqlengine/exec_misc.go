@@ -29,12 +29,30 @@ func (ex *execCtx) execSetOption(st *stmt) error {
 		}
 		return false, &syntaxError{near: last.text}
 	}
+	// the option's argument: a word, a string's value or a (signed) number
 	arg := ""
 	if len(toks) > 2 {
-		arg = toks[2].val
-		if toks[2].kind == tkWord {
-			arg = toks[2].text
+		switch t := toks[2]; t.kind {
+		case tkString, tkNString, tkQuoted:
+			arg = t.val
+		case tkOp:
+			if t.text == "-" && len(toks) > 3 {
+				arg = "-" + toks[3].text
+			}
+		case tkVar:
+			if v, ok := s.vars[strings.ToLower(t.val)]; ok {
+				arg, _ = asString(v.val)
+			}
+		default:
+			arg = t.text
 		}
+	}
+	num := func() (int64, error) {
+		n, err := strconv.ParseInt(arg, 10, 64)
+		if err != nil {
+			return 0, &syntaxError{near: arg}
+		}
+		return n, nil
 	}
 	switch opt {
 	case "NOCOUNT":
@@ -78,21 +96,26 @@ func (ex *execCtx) execSetOption(st *stmt) error {
 	case "DATEFORMAT":
 		s.opts.dateFormat = strings.ToLower(arg)
 	case "DATEFIRST":
-		if v, err := strconv.ParseInt(arg, 10, 64); err == nil {
-			s.opts.dateFirst = v
+		v, err := num()
+		if err != nil {
+			return err
 		}
+		s.opts.dateFirst = v
 	case "TEXTSIZE":
-		if v, err := strconv.ParseInt(arg, 10, 64); err == nil {
-			s.opts.textSize = v
+		v, err := num()
+		if err != nil {
+			return err
 		}
+		if v <= 0 {
+			v = 4096 // SET TEXTSIZE 0 restores the default
+		}
+		s.opts.textSize = v
 	case "LOCK_TIMEOUT":
-		v := arg
-		if len(toks) > 3 && toks[2].isOp("-") {
-			v = "-" + toks[3].text
+		v, err := num()
+		if err != nil {
+			return err
 		}
-		if n, err := strconv.ParseInt(v, 10, 64); err == nil {
-			s.opts.lockTimeout = n
-		}
+		s.opts.lockTimeout = v
 	case "TRANSACTION":
 		var parts []string
 		for _, t := range toks[4:] {

@@ -81,3 +81,27 @@ func TestFunctions(t *testing.T) {
 		t.Errorf("sp_server_info: %v", r.events)
 	}
 }
+
+// TestSetOptionValues checks what SET options leave in @@variables (and
+// that RESETCONNECTION restores them).
+func TestSetOptionValues(t *testing.T) {
+	t.Parallel()
+	s := session(t, fresh(t), "master")
+	r := mustRun(t, s, "SET LOCK_TIMEOUT 1000 SET TEXTSIZE 2147483647 SET DATEFIRST 1 SELECT @@LOCK_TIMEOUT, @@TEXTSIZE, @@DATEFIRST")
+	if row := r.sets[0].rows[0]; row[0] != int64(1000) || row[1] != int64(2147483647) || row[2] != int64(1) {
+		t.Errorf("after SET: %v", row)
+	}
+	if v := mustRun(t, s, "SET LOCK_TIMEOUT -1 SELECT @@LOCK_TIMEOUT").scalar(t); v != int64(-1) {
+		t.Errorf("SET LOCK_TIMEOUT -1: %v", v)
+	}
+	mustRun(t, s, "SET LOCK_TIMEOUT 4321")
+	if err := s.Reset(); err != nil {
+		t.Fatal(err)
+	}
+	if v := mustRun(t, s, "SELECT @@LOCK_TIMEOUT").scalar(t); v != int64(-1) {
+		t.Errorf("after reset: %v", v)
+	}
+	if r := run(t, s, "SET LOCK_TIMEOUT abc"); len(r.errs) != 1 || r.errs[0].Number != ErrSyntax {
+		t.Errorf("SET LOCK_TIMEOUT abc: %v", r.errs)
+	}
+}
