@@ -125,7 +125,16 @@ func TestEveryFileKeyIsApplied(t *testing.T) {
 	clearEnv(t)
 	body := `listen: "127.0.0.1:2433"
 primary: p:1
-replicas: [r:2]
+replicas: ["r:2", "r:3;weight=2;max-lag=5s"]
+monitor-user: monitor
+monitor-password: secret
+health-interval: 3s
+health-timeout: 2s
+read-only-procedures: [dbo.report, stats]
+read-your-writes-window: 7s
+no-primary-reads: true
+breaker-failures: 3
+breaker-open-timeout: 20s
 tls-cert: c.pem
 tls-key: k.pem
 client-encryption: required
@@ -150,7 +159,10 @@ log-format: console
 		t.Fatal(err)
 	}
 	want := proxy.Config{
-		Listen: "127.0.0.1:2433", Primary: "p:1", Replicas: []string{"r:2"},
+		Listen: "127.0.0.1:2433", Primary: "p:1", Replicas: []string{"r:2", "r:3;weight=2;max-lag=5s"},
+		MonitorUser: "monitor", MonitorPassword: "secret", HealthInterval: 3 * time.Second, HealthTimeout: 2 * time.Second,
+		ReadOnlyProcedures: []string{"dbo.report", "stats"}, ReadYourWritesWindow: 7 * time.Second, NoPrimaryReads: true,
+		BreakerFailures: 3, BreakerOpenTimeout: 20 * time.Second,
 		TLSCert: "c.pem", TLSKey: "k.pem", ClientEncryption: proxy.ClientEncryptionRequired,
 		BackendEncrypt: proxy.BackendEncryptStrict, BackendTrustCert: true,
 		BackendCAFile: "ca.pem", BackendServerName: "sql.example", BackendConnectTimeout: 3 * time.Second,

@@ -30,7 +30,7 @@ func RegisterFlags(fs *pflag.FlagSet) {
 			fs.Int(name, st.def.(int), usage)
 		case kindDuration:
 			fs.Duration(name, durationDefault(st), usage)
-		case kindList, kindAddrList:
+		case kindList, kindAddrList, kindReplicaList, kindNameList:
 			fs.StringArray(name, nil, usage)
 		default:
 			def, _ := st.def.(string)

@@ -19,6 +19,8 @@ import (
 	"time"
 
 	"github.com/tdsproxy/tdsproxy/proxy"
+	"github.com/tdsproxy/tdsproxy/proxy/health"
+	"github.com/tdsproxy/tdsproxy/proxy/route"
 )
 
 // Settings is everything the tdsproxy binary runs with: the proxy server's
@@ -45,8 +47,10 @@ const (
 	kindBool
 	kindInt
 	kindDuration
-	kindAddrList // list of HOST:PORT
-	kindList     // list of strings
+	kindAddrList    // list of HOST:PORT
+	kindList        // list of strings
+	kindReplicaList // list of HOST:PORT[;weight=N][;max-lag=DURATION]
+	kindNameList    // list of names
 )
 
 // typeName is the word used in help and docs for a kind.
@@ -66,6 +70,10 @@ func (k kind) typeName() string {
 		return "duration"
 	case kindAddrList:
 		return "list of HOST:PORT"
+	case kindReplicaList:
+		return "list of HOST:PORT[;weight=N][;max-lag=DURATION]"
+	case kindNameList:
+		return "list of names"
 	case kindList:
 		return "list of paths"
 	default:
@@ -145,9 +153,36 @@ var settings = []*setting{
 	{key: "primary", kind: kindAddr,
 		usage: "primary SQL Server (or availability-group listener) `HOST:PORT`; required",
 		set:   str(func(s *Settings, v string) { s.Proxy.Primary = v })},
-	{key: "replicas", flag: "replica", kind: kindAddrList,
-		usage: "readable secondary `HOST:PORT` (flag repeated, env comma-separated, file YAML list)",
+	{key: "replicas", flag: "replica", kind: kindReplicaList,
+		usage: "readable secondary `HOST:PORT`, optionally with \";weight=N;max-lag=5s\" (flag repeated, env comma-separated, file YAML list); with replicas each request is routed",
 		set:   list(func(s *Settings, v []string) { s.Proxy.Replicas = v })},
+	{key: "monitor-user", kind: kindString,
+		usage: "SQL `LOGIN` the health checker probes backends with (needs VIEW SERVER STATE); empty: no probes, circuit breakers only, failovers not followed",
+		set:   str(func(s *Settings, v string) { s.Proxy.MonitorUser = v })},
+	{key: "monitor-password", kind: kindString,
+		usage: "`PASSWORD` of --monitor-user; give it by env or file (a flag shows in ps); never logged",
+		set:   str(func(s *Settings, v string) { s.Proxy.MonitorPassword = v })},
+	{key: "health-interval", kind: kindDuration, def: health.DefaultInterval,
+		usage: "time between two health probes of a backend",
+		set:   dur(func(s *Settings, v time.Duration) { s.Proxy.HealthInterval = v })},
+	{key: "health-timeout", kind: kindDuration, def: health.DefaultTimeout,
+		usage: "bound on one health probe (connect, login and queries)",
+		set:   dur(func(s *Settings, v time.Duration) { s.Proxy.HealthTimeout = v })},
+	{key: "read-only-procedures", kind: kindNameList,
+		usage: "procedures (`[SCHEMA.]NAME`) whose calls may run on replicas (flag repeated, env comma-separated, file YAML list)",
+		set:   list(func(s *Settings, v []string) { s.Proxy.ReadOnlyProcedures = v })},
+	{key: "read-your-writes-window", kind: kindDuration, def: route.DefaultReadYourWritesWindow,
+		usage: "after a session writes, how long at most its reads stay on the primary while no replica is known to have caught up (negative: off)",
+		set:   dur(func(s *Settings, v time.Duration) { s.Proxy.ReadYourWritesWindow = v })},
+	{key: "no-primary-reads", kind: kindBool, def: false,
+		usage: "when no replica can serve a read, fail it with 40613 instead of running it on the primary",
+		set:   func(s *Settings, v any) { s.Proxy.NoPrimaryReads = v.(bool) }},
+	{key: "breaker-failures", kind: kindInt, def: int(route.DefaultBreakerFailures),
+		usage: "consecutive connect or I/O failures that open a backend's circuit breaker",
+		set:   integer(func(s *Settings, v int) { s.Proxy.BreakerFailures = v })},
+	{key: "breaker-open-timeout", kind: kindDuration, def: route.DefaultBreakerOpenTimeout,
+		usage: "how long an open circuit breaker refuses work before letting a probe request through",
+		set:   dur(func(s *Settings, v time.Duration) { s.Proxy.BreakerOpenTimeout = v })},
 	{key: "tls-cert", kind: kindPath,
 		usage: "PEM certificate (chain) `FILE` presented to clients; re-read when it changes; empty: self-signed, with a warning",
 		set:   str(func(s *Settings, v string) { s.Proxy.TLSCert = v })},

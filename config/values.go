@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/tdsproxy/tdsproxy/proxy"
 )
 
 func durationDefault(st *setting) time.Duration {
@@ -56,10 +58,17 @@ func parseValue(st *setting, raw any, src source) (any, error) {
 		return parseInt(raw)
 	case kindDuration:
 		return parseDuration(raw)
-	case kindList, kindAddrList:
+	case kindList, kindAddrList, kindReplicaList, kindNameList:
 		items, err := parseList(raw, src)
 		if err != nil {
 			return nil, err
+		}
+		if st.kind == kindReplicaList {
+			for i, it := range items {
+				if _, err := proxy.ParseReplica(it); err != nil {
+					return nil, fmt.Errorf("entry %d: %w", i+1, err)
+				}
+			}
 		}
 		if st.kind == kindAddrList {
 			for i, it := range items {

@@ -13,6 +13,7 @@ import (
 //	/healthz  200 while the process serves HTTP (liveness)
 //	/readyz   200 while listening and not draining, else 503 (readiness)
 //	/startup  200 once the TDS listener has started, else 503
+//	/backends the health checker's view of the backends, as JSON (routing.go)
 func (s *Server) AdminHandler() http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("/metrics", promhttp.HandlerFor(s.gather, promhttp.HandlerOpts{}))
@@ -36,6 +37,7 @@ func (s *Server) AdminHandler() http.Handler {
 		}
 		writeProbe(w, false, "starting")
 	})
+	mux.Handle("/backends", s.routing.backendsHandler())
 	return mux
 }
 

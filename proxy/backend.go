@@ -88,12 +88,17 @@ type loginResult struct {
 // routing ENVCHANGEs. A login with ApplicationIntent=ReadOnly goes to a
 // replica when replicas are configured (round robin, the next one when one
 // is unreachable, the primary when none is reachable), as SQL Server's
-// read-only routing does; every other login goes to the primary. A failed
+// read-only routing does; every other login goes to the primary.
+// With per-request routing (replicas configured), loginTargets picks them
+// instead: read-intent logins never fall back to the primary, and other
+// logins follow a failover. A failed
 // login (the backend refused it) returns the backend and a result with ok
 // false, so its tokens can be relayed.
 func (s *session) connectBackend(ctx context.Context, login *tds.Login7, clientPacketSize int) (*backend, *loginResult, error) {
 	targets := []string{s.srv.cfg.Primary}
-	if reps := s.srv.cfg.Replicas; login.ReadOnlyIntent() && len(reps) > 0 {
+	if rt := s.srv.routing; rt != nil { // per-request routing (routing.go)
+		targets = rt.loginTargets(&s.srv.cfg, login.ReadOnlyIntent(), s.srv.nextReplica.Add(1)-1)
+	} else if reps := s.srv.cfg.Replicas; login.ReadOnlyIntent() && len(reps) > 0 {
 		first := int(s.srv.nextReplica.Add(1)-1) % len(reps)
 		targets = targets[:0]
 		for i := range reps {

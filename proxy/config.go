@@ -40,8 +40,35 @@ type Config struct {
 	Listen string
 	// Primary is the primary backend (or availability-group listener), HOST:PORT.
 	Primary string
-	// Replicas are readable secondaries, HOST:PORT each.
+	// Replicas are readable secondaries, HOST:PORT each, optionally followed
+	// by ";weight=N" and ";max-lag=DURATION" (see ParseReplica). With
+	// replicas, each request is routed (docs/routing.md).
 	Replicas []string
+
+	// MonitorUser and MonitorPassword are the SQL login the health checker
+	// probes backends with (VIEW SERVER STATE). Without one, backends are
+	// not probed: roles come from the config and circuit breakers alone
+	// notice failures. The password is never logged.
+	MonitorUser, MonitorPassword string
+	// HealthInterval is the time between two probes of a backend (default 2s).
+	HealthInterval time.Duration
+	// HealthTimeout bounds one probe (default 1s).
+	HealthTimeout time.Duration
+	// ReadOnlyProcedures are procedures ("[schema.]name") whose calls may go
+	// to replicas.
+	ReadOnlyProcedures []string
+	// ReadYourWritesWindow is how long after a write a session's reads stay
+	// on the primary at most (default 5s; negative: off).
+	ReadYourWritesWindow time.Duration
+	// NoPrimaryReads: when no replica can serve a read, fail it with 40613
+	// instead of sending it to the primary.
+	NoPrimaryReads bool
+	// BreakerFailures is how many consecutive connect or I/O failures open a
+	// backend's circuit breaker (default 5).
+	BreakerFailures int
+	// BreakerOpenTimeout is how long an open breaker refuses work before a
+	// probe request (default 10s).
+	BreakerOpenTimeout time.Duration
 
 	// TLSCert and TLSKey are PEM files for the client-facing TLS certificate;
 	// they are re-read when they change. Empty: a generated self-signed
@@ -119,6 +146,7 @@ func (c *Config) SetDefaults() {
 	if c.ShutdownGrace == 0 {
 		c.ShutdownGrace = DefaultShutdownGrace
 	}
+	c.setRoutingDefaults()
 }
 
 // Validate reports every invalid field, naming it by its setting key
@@ -136,10 +164,8 @@ func (c *Config) Validate() error {
 	} else if _, _, err := net.SplitHostPort(c.Primary); err != nil {
 		bad("primary", "%q is not HOST:PORT: %v", c.Primary, err)
 	}
-	for i, r := range c.Replicas {
-		if _, _, err := net.SplitHostPort(r); err != nil {
-			bad("replicas", "entry %d %q is not HOST:PORT: %v", i, r, err)
-		}
+	if err := c.validateRouting(); err != nil {
+		errs = append(errs, err)
 	}
 	if (c.TLSCert == "") != (c.TLSKey == "") {
 		bad("tls-cert", "tls-cert and tls-key must be given together")

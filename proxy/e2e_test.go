@@ -453,13 +453,15 @@ func TestReadIntentGoesToAReplica(t *testing.T) {
 		}
 		defer db.Close()
 		var name string
-		if err := db.QueryRow("SELECT @@SERVERNAME").Scan(&name); err != nil {
+		if err := db.QueryRow("/* tdsproxy:primary */ SELECT @@SERVERNAME").Scan(&name); err != nil {
 			t.Fatalf("%s: %v", params, err)
 		}
 		return name
 	}
+	// With replicas, each request is routed: a read-write session's hinted
+	// read runs on the primary, where the session logged in.
 	if got := serverName("app+name=rw"); got != "mssqlsim-primary" {
-		t.Errorf("read-write session on %q, want the primary", got)
+		t.Errorf("read-write session's hinted read on %q, want the primary", got)
 	}
 	seen := map[string]bool{}
 	for range 4 {
@@ -468,13 +470,21 @@ func TestReadIntentGoesToAReplica(t *testing.T) {
 	if !seen["mssqlsim-replica1"] || !seen["mssqlsim-replica2"] || len(seen) != 2 {
 		t.Errorf("read-intent sessions on %v, want both replicas", seen)
 	}
-	// With every replica down, read-intent sessions fall back to the primary.
+	// With every replica down, read-intent sessions never fall back to the
+	// primary (docs/routing.md): they get the transient 40613.
 	for _, r := range h.sim.Replicas() {
 		if err := r.Stop(); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if got := serverName("ApplicationIntent=ReadOnly"); got != "mssqlsim-primary" {
-		t.Errorf("with the replicas down, read-intent session on %q, want the primary", got)
+	db, err := sql.Open("sqlserver", fmt.Sprintf("sqlserver://%s:%s@%s?database=master&encrypt=disable&ApplicationIntent=ReadOnly", simUser, simPassword, h.srv.Addr()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	var name string
+	err = db.QueryRow("SELECT @@SERVERNAME").Scan(&name)
+	if e, ok := sqlError(err); !ok || e.Number != 40613 {
+		t.Errorf("with the replicas down, read-intent session: %q, %v; want error 40613", name, err)
 	}
 }

@@ -70,6 +70,34 @@ func newEnforcer(cfg *Config, log *zap.Logger, m *EnforceMetrics) (*enforcer, er
 	return e, nil
 }
 
+// newEnforcerFor creates the enforcement metrics (registered with reg) and
+// the enforcer of a server.
+func newEnforcerFor(cfg *Config, log *zap.Logger, reg prometheus.Registerer) (*enforcer, error) {
+	m, err := NewEnforceMetrics(reg)
+	if err != nil {
+		return nil, err
+	}
+	e, err := newEnforcer(cfg, log, m)
+	if err != nil {
+		return nil, fmt.Errorf("proxy policy: %w", err)
+	}
+	return e, nil
+}
+
+// ReloadPolicy re-reads the policy files (the CLI calls it on SIGHUP). On
+// error the previous policy stays in force; the failure is logged and
+// counted in tdsproxy_policy_reloads_total{outcome="failure"}. Each session
+// uses the new policy from its next request; no session is dropped.
+func (s *Server) ReloadPolicy() error { return s.enf.reload() }
+
+// EnforceMetrics returns the server's policy and audit collectors.
+func (s *Server) EnforceMetrics() *EnforceMetrics {
+	if s.enf == nil {
+		return nil
+	}
+	return s.enf.metrics
+}
+
 // reloaded logs and counts the outcome of a policy reload (file watcher or
 // SIGHUP).
 func (e *enforcer) reloaded(err error) {
@@ -115,7 +143,7 @@ func (e *enforcer) close() error {
 }
 
 // errNoPolicy is returned by ReloadPolicy when no policy files are configured.
-var errNoPolicy = errors.New("proxy: no policy files configured; nothing to reload")
+var errNoPolicy = errors.New("proxy: started without policy files, so there is no policy to reload; policy files take effect at the next start")
 
 // reload re-reads the policy files (the CLI calls it on SIGHUP). On
 // error the previous policy stays in force; the failure is logged and

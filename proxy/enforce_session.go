@@ -101,7 +101,14 @@ func (se *sessionEnforcer) enforce(s *session, msg *tds.Message) []byte {
 			zap.String("rule_pos", d.Pos.String()), zap.Int32("error", n))
 	}
 	if se.e.audit != nil && d.MustAudit(c) {
-		if err := se.writeAudit(req, c, &d, s.be.addr, start); err != nil {
+		// The session's backend so far; routing may pick another for this request.
+		backend := ""
+		s.mu.Lock()
+		if s.be != nil {
+			backend = s.be.addr
+		}
+		s.mu.Unlock()
+		if err := se.writeAudit(req, c, &d, backend, start); err != nil {
 			s.log.Error("audit record could not be written", zap.Error(err), zap.Bool("allowed", d.Allowed))
 			if refusal == nil {
 				// Fail closed: a request whose record cannot be written does not run.

@@ -3,12 +3,15 @@ package proxy
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+	"go.uber.org/zap/zaptest/observer"
 
 	"github.com/tdsproxy/tdsproxy/policy"
 	"github.com/tdsproxy/tdsproxy/policy/audit"
@@ -21,7 +24,7 @@ const reportingPolicy = "../examples/policy/reporting.yaml"
 
 // unitEnforcer is an enforcer with reporting.yaml and an audit trail in
 // buf, and a session skeleton for login (no backend connection).
-func unitEnforcer(t *testing.T, login string, auditOut *bytes.Buffer) (*sessionEnforcer, *session, *EnforceMetrics) {
+func unitEnforcer(t testing.TB, login string, auditOut *bytes.Buffer) (*sessionEnforcer, *session, *EnforceMetrics) {
 	t.Helper()
 	m, err := NewEnforceMetrics(prometheus.NewRegistry())
 	if err != nil {
@@ -342,9 +345,9 @@ func TestAuditRecordsAndFailClosed(t *testing.T) {
 	t.Run("records", func(t *testing.T) {
 		var buf bytes.Buffer
 		se, s, m := unitEnforcer(t, "app", &buf)
-		se.enforce(s, batchMsg("SELECT * FROM dbo.t"))                         // app audits writes: no record
+		se.enforce(s, batchMsg("SELECT * FROM dbo.t"))                              // app audits writes: no record
 		se.enforce(s, batchMsg("UPDATE dbo.t SET secret = 'hunter2' WHERE id = 4")) // allowed write: record
-		se.enforce(s, batchMsg("DROP TABLE dbo.t"))                             // denial: record
+		se.enforce(s, batchMsg("DROP TABLE dbo.t"))                                 // denial: record
 		path := filepath.Join(t.TempDir(), "audit.jsonl")
 		writeFile(t, path, buf.Bytes())
 		res, err := audit.Verify([]string{path})
@@ -392,9 +395,13 @@ func TestAuditRecordsAndFailClosed(t *testing.T) {
 func TestNoPolicyAllowsAll(t *testing.T) {
 	t.Parallel()
 	m, _ := NewEnforceMetrics(nil)
-	e, err := newEnforcer(&Config{}, zap.NewNop(), m)
+	core, logs := observer.New(zapcore.WarnLevel)
+	e, err := newEnforcer(&Config{}, zap.New(core), m)
 	if err != nil {
 		t.Fatal(err)
+	}
+	if logs.FilterMessageSnippet("every request is allowed").Len() != 1 {
+		t.Errorf("no start-up warning about the missing policy: %v", logs.All())
 	}
 	if se := e.newSession(1, "c", &tds.Login7{UserName: "x"}); se != nil {
 		t.Fatal("a session enforcer without policy and audit")
@@ -405,6 +412,48 @@ func TestNoPolicyAllowsAll(t *testing.T) {
 	}
 	if !errors.Is(e.reload(), errNoPolicy) {
 		t.Error("reload without policy files did not say so")
+	}
+
+	// With an audit log but no policy, every request is allowed and recorded.
+	var buf bytes.Buffer
+	e.audit = audit.NewWriter(&buf)
+	se = e.newSession(2, "c", &tds.Login7{UserName: "x"})
+	s := &session{log: zap.NewNop(), be: &backend{addr: "b"}, tdsVersion: tds.VerTDS74}
+	for _, q := range []string{"SELECT 1", "DROP DATABASE x"} {
+		if se.enforce(s, batchMsg(q)) != nil {
+			t.Errorf("%q denied without a policy", q)
+		}
+	}
+	if n := strings.Count(buf.String(), `"decision":"allow"`); n != 2 {
+		t.Errorf("%d allow records, want 2:\n%s", n, buf.String())
+	}
+}
+
+func TestEnforceMetricNames(t *testing.T) {
+	t.Parallel()
+	reg := prometheus.NewRegistry()
+	m, err := NewEnforceMetrics(reg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m.decision("write", false)
+	m.reloadOK.Inc()
+	fams, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]bool{}
+	for _, f := range fams {
+		got[f.GetName()] = true
+	}
+	for _, name := range []string{"tdsproxy_policy_decisions_total", "tdsproxy_policy_reloads_total",
+		"tdsproxy_audit_records_total", "tdsproxy_audit_failures_total", "tdsproxy_cache_hits_total", "tdsproxy_cache_misses_total"} {
+		if !got[name] {
+			t.Errorf("metric %s not registered", name)
+		}
+	}
+	if _, err := NewEnforceMetrics(reg); err == nil {
+		t.Error("registering twice did not fail")
 	}
 }
 
@@ -454,5 +503,61 @@ func BenchmarkEnforceBatch(b *testing.B) {
 		if se.enforce(s, msg) != nil {
 			b.Fatal("denied")
 		}
+	}
+}
+
+// TestDenialResponseLayouts: the refusal decodes in both DONE layouts
+// (TDS 7.1: 32-bit row count; 7.2+: 64-bit), ending in DONE for a batch and
+// DONEPROC for an RPC.
+func TestDenialResponseLayouts(t *testing.T) {
+	t.Parallel()
+	we := wireError{Number: 229, Class: 14, State: 1, Message: "policy: no"}
+	for _, ver := range []uint32{tds.VerTDS71, tds.VerTDS74} {
+		for _, rpc := range []bool{false, true} {
+			t.Run(fmt.Sprintf("%#x rpc=%v", ver, rpc), func(t *testing.T) {
+				toks, err := tds.DecodeTokens(denialResponse(we, rpc, ver), ver)
+				if err != nil || len(toks) != 2 {
+					t.Fatalf("tokens %v, %v", toks, err)
+				}
+				want := tds.TokenDone
+				if rpc {
+					want = tds.TokenDoneProc
+				}
+				if toks[0].Err.Number != 229 || toks[1].Type != want || toks[1].Done.Status != tds.DoneError {
+					t.Errorf("got %v, %v", &toks[0], &toks[1])
+				}
+			})
+		}
+	}
+}
+
+// TestDenialLogHidesSecrets guards against a password in a denied
+// statement reaching the proxy log or the audit trail.
+func TestDenialLogHidesSecrets(t *testing.T) {
+	t.Parallel()
+	var buf bytes.Buffer
+	se, s, _ := unitEnforcer(t, "dba", &buf) // dba: audit all, no literal redaction
+	core, logs := observer.New(zapcore.DebugLevel)
+	s.log = zap.New(core)
+	se.e.store = loaderStore(t)
+	reporter := se.e.newSession(8, "c", &tds.Login7{UserName: "reporter"})
+	for _, q := range []string{"CREATE LOGIN x WITH PASSWORD = 'Hunter2-Secret'", "EXEC sp_password NULL, 'Hunter2-Secret', 'x'"} {
+		if reporter.enforce(s, batchMsg(q)) == nil {
+			t.Fatalf("%q allowed for reporter", q)
+		}
+		if se.enforce(s, batchMsg(q)) != nil {
+			t.Fatalf("%q denied for dba", q)
+		}
+	}
+	if logs.Len() == 0 {
+		t.Fatal("no denial was logged")
+	}
+	for _, e := range logs.All() {
+		if strings.Contains(fmt.Sprint(e.ContextMap()), "Hunter2") {
+			t.Errorf("log line leaks the password: %v", e.ContextMap())
+		}
+	}
+	if strings.Contains(buf.String(), "Hunter2") {
+		t.Errorf("audit trail leaks the password:\n%s", buf.String())
 	}
 }

@@ -111,6 +111,9 @@ func (s *session) finish(it item) error {
 	}
 	err := s.relayResponse()
 	s.state.endResponse()
+	if s.rt != nil {
+		s.rt.end(s) // routing: breaker outcome, session state, writes
+	}
 	if err != nil {
 		s.endRequest()
 	}
@@ -174,9 +177,10 @@ func (s *session) readLoop(items chan<- item) {
 			s.mu.Lock()
 			if s.inRequest {
 				s.attnPending = true
+				be := s.be
 				s.mu.Unlock()
 				s.srv.metrics.request(tds.PacketAttention).Inc()
-				if err := s.be.send(tds.PacketAttention, 0, nil); err != nil {
+				if err := be.send(tds.PacketAttention, 0, nil); err != nil {
 					s.log.Info("forwarding an attention failed", zap.Error(err))
 				}
 				continue
@@ -225,8 +229,18 @@ func (s *session) startRequest(msg *tds.Message) item {
 		it.local = tds.AppendDone(nil, tds.TokenDone, tds.Done{Status: tds.DoneError}, s.tdsVersion)
 		return it
 	}
-	// Requests the proxy answers itself (a policy denial, for instance) set
-	// it.local here and are not forwarded.
+	// A request the policy refuses is answered here and never forwarded.
+	if resp := s.enf.enforce(s, msg); resp != nil {
+		it.local = resp
+		return it
+	}
+	if s.rt != nil { // per-request routing picks s.be (routing_session.go)
+		local, err := s.rt.begin(s, msg)
+		if err != nil || local != nil {
+			it.err, it.local = err, local
+			return it
+		}
+	}
 	desc, hasDesc := requestDescriptor(msg, s.tdsVersion)
 	mayTx := (msg.Type == tds.PacketSQLBatch || msg.Type == tds.PacketRPC) && mayControlTx(msg.Data)
 	s.state.beginRequest(uint8(msg.Status), desc, hasDesc, mayTx)
@@ -236,6 +250,9 @@ func (s *session) startRequest(msg *tds.Message) item {
 	s.mu.Unlock()
 	if err := s.be.send(msg.Type, msg.Status&(tds.StatusResetConnection|tds.StatusResetConnectionSkipTran), msg.Data); err != nil {
 		it.err = failf(ReasonBackendLost, err, errSummary(err))
+		if s.rt != nil {
+			it.err, it.local = nil, s.rt.sendFailed(s, msg, err)
+		}
 	}
 	return it
 }
@@ -348,6 +365,7 @@ func (s *session) onEvent(ev *tds.Event) error {
 	if attn {
 		s.sawAttn = true
 	}
+	s.enf.observe(ev) // prepared handles for policy enforcement
 	return nil
 }
 
@@ -358,10 +376,10 @@ func (s *session) trackingLost(err error) {
 	s.state.lost()
 }
 
-// backendLost ends the session after the backend connection failed. The
+// backendLostEnd ends the session after the backend connection failed. The
 // client gets an ERROR token when the response framing allows: before any
 // packet of the current message, or at a token boundary of it.
-func (s *session) backendLost(err error, inMsg, walkOK bool) error {
+func (s *session) backendLostEnd(err error, inMsg, walkOK bool) error {
 	if s.closedFor() != "" {
 		return nil
 	}

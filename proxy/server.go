@@ -23,6 +23,8 @@ type Server struct {
 	cfg     Config
 	log     *zap.Logger
 	metrics *Metrics
+	enf     *enforcer           // policy enforcement and audit (enforce.go)
+	routing *routing            // per-request routing (routing.go); nil without replicas
 	gather  prometheus.Gatherer // serves /metrics
 	certs   *certSource
 	roots   *x509.CertPool // backend roots; nil = system roots
@@ -75,8 +77,16 @@ func New(cfg Config, log *zap.Logger, reg prometheus.Registerer) (*Server, error
 	if cfg.BackendTrustCert && cfg.BackendEncrypt != BackendEncryptDisable {
 		log.Warn("backend-trust-cert is set: backend certificates are not verified")
 	}
-	if len(cfg.Replicas) > 0 {
-		log.Info("replicas serve ApplicationIntent=ReadOnly sessions (per-request routing is not implemented yet)", zap.Strings("replicas", cfg.Replicas))
+	rt, err := newRouting(&cfg, log, reg)
+	if err != nil {
+		return nil, err
+	}
+	if rt != nil {
+		log.Info("routing requests to the primary and replicas", zap.Strings("replicas", cfg.Replicas))
+	}
+	enf, err := newEnforcerFor(&cfg, log, reg)
+	if err != nil {
+		return nil, err
 	}
 	d := &net.Dialer{KeepAlive: 30 * time.Second}
 	gather := prometheus.Gatherer(prometheus.DefaultGatherer)
@@ -88,6 +98,8 @@ func New(cfg Config, log *zap.Logger, reg prometheus.Registerer) (*Server, error
 		cfg:      cfg,
 		log:      log,
 		metrics:  m,
+		enf:      enf,
+		routing:  rt,
 		certs:    certs,
 		roots:    roots,
 		dial:     d.DialContext,
@@ -136,6 +148,8 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		return nil
 	}
 	s.started.Store(true)
+	defer s.enf.start(ctx)()     // policy file watcher; closes the audit log when serving ends
+	defer s.routing.start(ctx)() // health checks (routing.go)
 	s.ready.Store(true)
 	s.log.Info("proxy listening", zap.String("addr", ln.Addr().String()), zap.String("primary", s.cfg.Primary),
 		zap.String("client_encryption", string(s.cfg.ClientEncryption)), zap.String("backend_encrypt", string(s.cfg.BackendEncrypt)))

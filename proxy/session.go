@@ -35,6 +35,8 @@ type session struct {
 	cw    *tds.PacketWriter
 	be    *backend
 	state stateTracker
+	enf   *sessionEnforcer // policy and audit (enforce_session.go); nil: neither configured
+	rt    *sessionRouting  // per-request routing (routing_session.go); nil without replicas
 
 	tdsVersion uint32
 	walker     *tds.Walker
@@ -75,10 +77,13 @@ func (s *session) close(why Reason) {
 		close(s.done)
 		s.raw.Close()
 		s.mu.Lock()
-		be := s.be
+		be, rt := s.be, s.rt
 		s.mu.Unlock()
 		if be != nil {
 			be.close()
+		}
+		if rt != nil {
+			rt.closeAll()
 		}
 	})
 }
@@ -208,12 +213,16 @@ func (s *session) run() error {
 	bctx, bcancel := context.WithTimeout(context.Background(), cfg.BackendConnectTimeout)
 	be, lr, err := s.connectBackend(bctx, login, clientSize)
 	bcancel()
+	kept := s.srv.routing.keepLogin(login)        // routed sessions log in to more backends later
 	login.Password, login.ChangePassword = "", "" // not needed any more
 	if err != nil {
 		return s.refuse(err)
 	}
 	s.mu.Lock()
 	s.be = be
+	if kept != nil && lr.ok {
+		s.rt = newSessionRouting(s.srv.routing, kept, clientSize, be)
+	}
 	closed := s.closedFor() != ""
 	s.mu.Unlock()
 	if closed {
@@ -236,6 +245,7 @@ func (s *session) run() error {
 	s.cr = tds.NewPacketReader(bufio.NewReaderSize(s.conn, readBufferSize), clientSize)
 	s.state.setPacketSize(be.packetSize)
 	s.walker = tds.NewWalker(s.tdsVersion, s.onEvent)
+	s.enf = s.srv.enf.newSession(s.id, s.raw.RemoteAddr().String(), login)
 	if err := s.applyLoginState(lr); err != nil {
 		return failf(ReasonBackendLost, err, err.Error())
 	}

@@ -1,0 +1,529 @@
+package proxy
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/tdsproxy/tdsproxy/policy"
+	"github.com/tdsproxy/tdsproxy/proxy/route"
+	"github.com/tdsproxy/tdsproxy/tds"
+)
+
+// routedConn is one backend connection of a routed session.
+type routedConn struct {
+	name string // the backend's name (its configured address)
+	be   *backend
+	// synced is the StateLog version the connection was given (0: the
+	// login state).
+	synced uint64
+	// needReset: the client reset the session on another connection; this
+	// one must be reset before its next use.
+	needReset bool
+}
+
+// sessionRouting is the routing state of one session (nil without
+// replicas). Its request state is written by whichever goroutine holds
+// the session's turn (see requestLoop); conns is also read by close, under
+// mu.
+type sessionRouting struct {
+	rt *routing
+	// login is the client's LOGIN7, kept for the session's life to open
+	// more backend connections. It holds the password: never log it.
+	login            *tds.Login7
+	clientPacketSize int
+	readOnly         bool
+
+	mu     sync.Mutex
+	conns  map[string]*routedConn
+	closed bool
+
+	state     *route.StateLog
+	lastWrite time.Time
+	// holder names the backend holding the session's open transaction or
+	// pinned state ("" when there is none).
+	holder string
+
+	// The request in flight.
+	cur struct {
+		active  bool
+		req     route.RequestInfo
+		d       route.Decision
+		done    func(error)
+		conn    *routedConn
+		typ     tds.PacketType
+		status  tds.PacketStatus
+		data    []byte // a copy, kept only for a retryable read
+		retried bool
+	}
+}
+
+// keepLogin returns a copy of the client's login for the session's later
+// backend logins, or nil without routing. The copy holds the password
+// (the new one if the login changed it): never log it.
+func (rt *routing) keepLogin(login *tds.Login7) *tds.Login7 {
+	if rt == nil {
+		return nil
+	}
+	l := *login
+	if l.ChangePassword != "" {
+		l.Password, l.ChangePassword = l.ChangePassword, ""
+	}
+	return &l
+}
+
+// newSessionRouting starts the routing of a session whose login (a copy
+// from keepLogin) went to be.
+func newSessionRouting(rt *routing, login *tds.Login7, clientPacketSize int, be *backend) *sessionRouting {
+	return &sessionRouting{
+		rt:               rt,
+		login:            login,
+		clientPacketSize: clientPacketSize,
+		readOnly:         login.ReadOnlyIntent(),
+		conns:            map[string]*routedConn{be.addr: {name: be.addr, be: be}},
+		state:            route.NewStateLog(rt.metrics),
+	}
+}
+
+// closeAll closes every backend connection of the session.
+func (sr *sessionRouting) closeAll() {
+	sr.mu.Lock()
+	sr.closed = true
+	conns := sr.conns
+	sr.conns = map[string]*routedConn{}
+	sr.mu.Unlock()
+	for _, c := range conns {
+		c.be.close()
+	}
+}
+
+// drop closes and forgets one connection.
+func (sr *sessionRouting) drop(c *routedConn) {
+	sr.mu.Lock()
+	if sr.conns[c.name] == c {
+		delete(sr.conns, c.name)
+	}
+	sr.mu.Unlock()
+	c.be.close()
+}
+
+// sessionInfo describes the session to the router.
+func (sr *sessionRouting) sessionInfo(st *SessionState) route.SessionInfo {
+	si := route.SessionInfo{ReadOnlyIntent: sr.readOnly, LastWrite: sr.lastWrite, Database: st.Database}
+	switch st.Tx {
+	case TxNone:
+		si.Tx = route.TxNone
+	case TxOpen:
+		si.Tx = route.TxOpen
+	default:
+		si.Tx = route.TxUnknown
+	}
+	_, si.Pinned = sr.state.Pinned()
+	if sr.readOnly {
+		si.PinnedBackend = sr.holder
+	}
+	return si
+}
+
+// begin routes one client request and makes its backend connection the
+// session's current one (s.be), ready to take the request. It returns a
+// reply to send instead (the request is not forwarded), or an error that
+// ends the session. Attention is not routed: it goes to the current
+// connection.
+func (sr *sessionRouting) begin(s *session, msg *tds.Message) (local []byte, err error) {
+	sr.cur.active = false
+	if msg.Type == tds.PacketAttention {
+		return nil, nil
+	}
+	defer func() {
+		if local != nil && msg.Status&resetBits != 0 {
+			// The client believes the session was reset: reset every
+			// connection before its next use.
+			sr.resetOthers(nil)
+		}
+	}()
+	st := s.state.Snapshot()
+	req := sr.requestInfo(s, msg, st.Database)
+	si := sr.sessionInfo(&st)
+	var excluded string
+	for range 4 { // bounded: breaker refusals, failed logins, a failed replay
+		req.Exclude = excluded
+		d := sr.rt.router.Route(&req, &si)
+		if d.Err != nil {
+			return sr.localError(s, msg, d.Err), nil
+		}
+		if sr.holder != "" && d.Backend != sr.holder && (si.Tx == route.TxOpen || si.Pinned) {
+			return nil, failf(ReasonBackendUnavailable, fmt.Errorf("the session's transaction or state is on %s, which cannot serve it", sr.holder),
+				si.Database, sr.holder, "the backend holding the session's transaction or state is no longer available")
+		}
+		done, err := d.Begin()
+		if err != nil {
+			if errors.Is(err, route.ErrBreakerOpen) && excluded == "" {
+				excluded = d.Backend
+				continue
+			}
+			return sr.unavailable(s, msg, si.Database, d.Backend, "circuit breaker open"), nil
+		}
+		c, err := sr.conn(s, d.Backend)
+		if err != nil {
+			done(err)
+			if d.Retryable && excluded == "" {
+				excluded = d.Backend
+				continue
+			}
+			return sr.unavailable(s, msg, si.Database, d.Backend, errSummary(err)), nil
+		}
+		if err := sr.sync(s, c, msg); err != nil {
+			var replayErr *replayError
+			if errors.As(err, &replayErr) {
+				// The backend refused the replayed state: pin to the primary
+				// (the request then runs there, or here if this is it).
+				s.log.Warn("replaying the session state failed; session pinned to the primary", zap.String("backend", c.name), zap.Error(err))
+				sr.state.Pin(route.ReasonSetOption)
+				if d.Target == route.TargetReplica {
+					done(nil) // the backend answered: not a breaker failure
+					_, si.Pinned = sr.state.Pinned()
+					continue
+				}
+			} else {
+				done(err)
+				sr.drop(c)
+				if d.Retryable && excluded == "" {
+					excluded = d.Backend
+					continue
+				}
+				return sr.unavailable(s, msg, si.Database, d.Backend, errSummary(err)), nil
+			}
+		}
+		sr.cur.active, sr.cur.req, sr.cur.d, sr.cur.done, sr.cur.conn = true, req, d, done, c
+		sr.cur.typ, sr.cur.status, sr.cur.retried = msg.Type, msg.Status, excluded != ""
+		sr.cur.data = sr.cur.data[:0]
+		if d.Retryable {
+			sr.cur.data = append(sr.cur.data, msg.Data...) // msg.Data is reused by the next read
+		}
+		s.mu.Lock()
+		s.be = c.be
+		s.mu.Unlock()
+		return nil, nil
+	}
+	return sr.unavailable(s, msg, si.Database, "", "no backend could take the request"), nil
+}
+
+// unavailable is the 40613 reply to a request no backend could take.
+func (sr *sessionRouting) unavailable(s *session, msg *tds.Message, database, backend, why string) []byte {
+	we, _ := toWire(failf(ReasonBackendUnavailable, nil, database, backend, why))
+	return denialResponse(we, msg.Type == tds.PacketRPC, s.tdsVersion)
+}
+
+// localError is the reply for an error the router answered itself.
+func (sr *sessionRouting) localError(s *session, msg *tds.Message, e *route.Error) []byte {
+	we := wireError{Number: e.Number, Class: e.Class, State: e.State, Message: e.Message}
+	return denialResponse(we, msg.Type == tds.PacketRPC, s.tdsVersion)
+}
+
+// conn returns the session's connection to the named backend, logging in
+// with the client's login when it has none.
+func (sr *sessionRouting) conn(s *session, name string) (*routedConn, error) {
+	sr.mu.Lock()
+	c := sr.conns[name]
+	sr.mu.Unlock()
+	if c != nil {
+		return c, nil
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), s.srv.cfg.BackendConnectTimeout)
+	defer cancel()
+	be, lr, err := s.connectTo(ctx, name, sr.login, sr.clientPacketSize)
+	if err != nil {
+		return nil, err
+	}
+	if !lr.ok {
+		be.close()
+		return nil, fmt.Errorf("backend %s refused the login: error %d", name, lr.errNumber)
+	}
+	c = &routedConn{name: name, be: be}
+	sr.mu.Lock()
+	closed := sr.closed
+	if !closed {
+		sr.conns[name] = c
+	}
+	sr.mu.Unlock()
+	if closed {
+		be.close()
+		return nil, errors.New("session closed")
+	}
+	s.log.Debug("session opened a backend connection", zap.String("backend", name))
+	return c, nil
+}
+
+// replayError is a replay batch the backend answered with an error.
+type replayError struct{ number int32 }
+
+func (e *replayError) Error() string { return fmt.Sprintf("replay answered with error %d", e.number) }
+
+// sync gives c the session's state (USE, SET) before it serves a request,
+// and resets it first if the client reset the session on another
+// connection. The replay's response is consumed, not relayed.
+func (sr *sessionRouting) sync(s *session, c *routedConn, msg *tds.Message) error {
+	// A request that resets the session needs no replay: it is reset by
+	// its own RESETCONNECTION.
+	if msg.Status&resetBits != 0 && c.needReset {
+		c.needReset, c.synced = false, 0
+	}
+	batch, v := sr.state.Replay(c.synced)
+	if msg.Status&resetBits != 0 {
+		batch = "" // the request resets the connection; its state is the login state afterwards
+		v = c.synced
+	}
+	var status tds.PacketStatus
+	if c.needReset {
+		status = tds.StatusResetConnection
+		if batch == "" {
+			batch = "SELECT 1"
+		}
+	}
+	if batch == "" {
+		return nil
+	}
+	b := tds.SQLBatch{Text: batch}
+	if s.tdsVersion >= tds.VerTDS72 {
+		b.Headers, b.HasHeaders = tds.AutocommitHeaders(), true
+	}
+	if err := c.be.send(tds.PacketSQLBatch, status, b.Append(nil)); err != nil {
+		return err
+	}
+	resp, err := readReply(c.be.r)
+	if err != nil {
+		return fmt.Errorf("reading the replay's response from %s: %w", c.name, err)
+	}
+	c.needReset = false
+	c.synced = v
+	toks, err := tds.DecodeTokens(resp, s.tdsVersion)
+	if err != nil {
+		return &replayError{}
+	}
+	for _, tk := range toks {
+		if tk.Type == tds.TokenError {
+			return &replayError{number: tk.Err.Number}
+		}
+	}
+	return nil
+}
+
+// readReply reads one whole reply message.
+func readReply(r *tds.PacketReader) ([]byte, error) {
+	var data []byte
+	for {
+		h, p, err := r.ReadPacket()
+		if err != nil {
+			return nil, err
+		}
+		if h.Type != tds.PacketReply {
+			return nil, fmt.Errorf("unexpected %v packet", h.Type)
+		}
+		data = append(data, p...)
+		if h.Status&tds.StatusEOM != 0 {
+			return data, nil
+		}
+	}
+}
+
+// end completes the request in flight after its response was relayed
+// (SQL errors included): it reports success to the breaker, records the
+// request's session state and writes, and notes which connection holds a
+// transaction or pinned state.
+func (sr *sessionRouting) end(s *session) {
+	if !sr.cur.active {
+		return
+	}
+	sr.cur.active = false
+	sr.cur.done(nil)
+	c := sr.cur.conn
+	if sr.cur.status&resetBits != 0 {
+		sr.resetOthers(c)
+	}
+	sr.state.Record(&sr.cur.req)
+	c.synced = sr.state.Version()
+	if sr.cur.d.Write {
+		sr.lastWrite = time.Now()
+	}
+	_, pinned := sr.state.Pinned()
+	if tx := s.state.Snapshot().Tx; tx == TxOpen || pinned {
+		if sr.holder == "" {
+			sr.holder = c.name
+		}
+	} else if tx == TxNone {
+		sr.holder = ""
+	}
+}
+
+// resetOthers records that the client reset the session: the state log
+// returns to the login state and every connection but c (which the reset
+// request ran on; nil for none) is reset before its next use.
+func (sr *sessionRouting) resetOthers(c *routedConn) {
+	sr.state.Reset()
+	sr.mu.Lock()
+	for _, o := range sr.conns {
+		if o != c {
+			o.needReset, o.synced = true, 0
+		}
+	}
+	sr.mu.Unlock()
+	sr.holder = ""
+}
+
+// lost handles the failure of the current request's backend connection
+// during its response. A read that failed before any byte reached the
+// client is retried once elsewhere; a request whose connection held no
+// transaction or pinned state gets 40613 and the session goes on;
+// otherwise the session ends as without routing.
+func (sr *sessionRouting) lost(s *session, ioErr error, inMsg, walkOK bool) error {
+	if !sr.cur.active || s.closedFor() != "" {
+		return s.backendLostEnd(ioErr, inMsg, walkOK)
+	}
+	c := sr.cur.conn
+	sr.cur.active = false
+	sr.cur.done(ioErr)
+	sr.drop(c)
+	s.mu.Lock()
+	attn := s.attnPending
+	s.mu.Unlock()
+	st := s.state.Snapshot()
+	si := sr.sessionInfo(&st)
+	stateful := sr.holder == c.name || si.Tx != route.TxNone
+	s.log.Info("backend connection lost during a request", zap.String("backend", c.name), zap.Bool("sent_to_client", inMsg), zap.Error(ioErr))
+	if !inMsg && !attn && !sr.cur.retried {
+		if d2, ok := sr.rt.router.Retry(&sr.cur.req, &si, sr.cur.d, false); ok {
+			if err := sr.retry(s, d2); err == nil {
+				return s.relayResponse()
+			} else {
+				s.log.Info("retrying a read failed", zap.String("backend", d2.Backend), zap.Error(err))
+			}
+		}
+	}
+	if inMsg || stateful {
+		return s.backendLostEnd(ioErr, inMsg, walkOK)
+	}
+	// Nothing reached the client and the connection held no state: the
+	// client gets a transient error and the session goes on.
+	s.trySendError(failf(ReasonBackendUnavailable, ioErr, si.Database, c.name, "the backend connection was lost: "+errSummary(ioErr)))
+	s.endRequest()
+	return nil
+}
+
+// retry sends the current request to the backend of d2.
+func (sr *sessionRouting) retry(s *session, d2 route.Decision) error {
+	done, err := d2.Begin()
+	if err != nil {
+		return err
+	}
+	c, err := sr.conn(s, d2.Backend)
+	if err == nil {
+		msg := &tds.Message{Type: sr.cur.typ, Status: sr.cur.status, Data: sr.cur.data}
+		err = sr.sync(s, c, msg)
+		if err == nil {
+			err = c.be.send(sr.cur.typ, sr.cur.status&resetBits, sr.cur.data)
+		}
+		if err != nil {
+			sr.drop(c)
+		}
+	}
+	if err != nil {
+		done(err)
+		return err
+	}
+	sr.cur.active, sr.cur.d, sr.cur.done, sr.cur.conn, sr.cur.retried = true, d2, done, c, true
+	s.mu.Lock()
+	s.be = c.be
+	s.mu.Unlock()
+	return nil
+}
+
+// requestInfo classifies a client message for the router.
+func (sr *sessionRouting) requestInfo(s *session, msg *tds.Message, database string) route.RequestInfo {
+	var ri route.RequestInfo
+	ri.TxDescriptor, _ = requestDescriptor(msg, s.tdsVersion)
+	preq := policy.Request{Login: sr.login.UserName, AppName: sr.login.AppName, Host: sr.login.HostName, Database: database}
+	switch msg.Type {
+	case tds.PacketSQLBatch:
+		preq.Kind = policy.RequestBatch
+		if b, err := tds.DecodeSQLBatch(msg.Data, s.tdsVersion); err == nil {
+			preq.Text = b.Text
+			ri.Class, _ = sr.rt.classifier.Classify(preq)
+		}
+	case tds.PacketTransMgr:
+		preq.Kind = policy.RequestTM
+		if t, err := tds.DecodeTMRequest(msg.Data); err == nil {
+			preq.TM = policy.TMKind(t.Type)
+			ri.Class, _ = sr.rt.classifier.Classify(preq)
+		}
+	case tds.PacketRPC:
+		ri.RPC = true
+		preq.Kind = policy.RequestRPC
+		r, err := tds.DecodeRPCRequest(msg.Data, s.tdsVersion)
+		if err != nil || len(r.Calls) == 0 {
+			break
+		}
+		cs := make([]*policy.Classification, 0, len(r.Calls))
+		var texts []string
+		for i := range r.Calls {
+			call := &r.Calls[i]
+			creq := preq
+			creq.ProcName, creq.ProcID = call.ProcName, call.ProcID
+			if text, ok := call.SQLText(); ok {
+				creq.Text = text
+				texts = append(texts, text)
+			}
+			switch baseProcName(call) {
+			case "sp_prepare", "sp_prepexec", "sp_cursoropen", "sp_cursorprepare", "sp_cursorprepexec":
+				ri.CreatesHandle = true
+			}
+			c, _ := sr.rt.classifier.Classify(creq)
+			if c == nil {
+				cs = nil
+				break
+			}
+			cs = append(cs, c)
+		}
+		if cs != nil {
+			ri.Class = policy.Merge(cs...)
+		}
+		ri.Text = strings.Join(texts, "\n")
+	}
+	// BulkLoad and undecodable requests stay unclassified: unknown, which
+	// routes to the primary.
+	if msg.Type == tds.PacketSQLBatch {
+		ri.Text = preq.Text
+	}
+	ri.PrimaryHint = route.HasPrimaryHint(ri.Text)
+	return ri
+}
+
+// sendFailed handles a request that could not be written to its backend
+// connection: the connection is dropped and the client gets 40613 (the
+// request did not reach the backend); the session goes on.
+func (sr *sessionRouting) sendFailed(s *session, msg *tds.Message, err error) []byte {
+	database := s.state.Snapshot().Database
+	if !sr.cur.active {
+		return sr.unavailable(s, msg, database, "", errSummary(err))
+	}
+	sr.cur.active = false
+	sr.cur.done(err)
+	sr.drop(sr.cur.conn)
+	s.log.Info("sending a request to a backend failed", zap.String("backend", sr.cur.conn.name), zap.Error(err))
+	return sr.unavailable(s, msg, database, sr.cur.conn.name, errSummary(err))
+}
+
+// backendLost handles the failure of the backend connection during a
+// response: with routing, see sessionRouting.lost; without, the session
+// ends (backendLostEnd).
+func (s *session) backendLost(err error, inMsg, walkOK bool) error {
+	if s.rt != nil {
+		return s.rt.lost(s, err, inMsg, walkOK)
+	}
+	return s.backendLostEnd(err, inMsg, walkOK)
+}
