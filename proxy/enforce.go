@@ -164,9 +164,10 @@ type EnforceMetrics struct {
 	Decisions *prometheus.CounterVec
 	// Reloads counts policy reloads by outcome (success, failure).
 	Reloads *prometheus.CounterVec
-	// AuditRecords counts audit records written.
+	// AuditRecords counts audit records (request and result) written.
 	AuditRecords prometheus.Counter
-	// AuditFailures counts audit records that could not be written.
+	// AuditFailures counts audit records (request and result) that could
+	// not be written.
 	AuditFailures prometheus.Counter
 
 	reloadOK, reloadFailed prometheus.Counter
@@ -207,7 +208,7 @@ func NewEnforceMetrics(reg prometheus.Registerer) (*EnforceMetrics, error) {
 		}),
 		AuditFailures: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "tdsproxy_audit_failures_total",
-			Help: "Audit records that could not be written (the request was refused when its role requires a record).",
+			Help: "Audit records (request or result) that could not be written; the request, or the session's later requests, were refused when the role requires a record.",
 		}),
 		decisions: make(map[string][2]prometheus.Counter, len(actionLabels)),
 	}

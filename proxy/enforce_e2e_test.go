@@ -241,6 +241,12 @@ func TestEnforceAppWrites(t *testing.T) {
 		if strings.Contains(r.SQL, "10.5") || strings.Contains(r.SQL, "new") {
 			t.Errorf("literal in a redacted record: %q", r.SQL)
 		}
+		if r.IsResult() {
+			if r.Session == 0 || r.Ref == 0 || r.Outcome != audit.OutcomeOK {
+				t.Errorf("result record lacks session, ref or outcome ok: %+v", r)
+			}
+			continue
+		}
 		if r.Login != "app" || r.Session == 0 || r.Client == "" || r.Backend == "" || r.Database != "demo" {
 			t.Errorf("record lacks identity: %+v", r)
 		}
@@ -281,8 +287,8 @@ func TestEnforceAuditTamperEvident(t *testing.T) {
 	_, err := h.conn("reporter").ExecContext(ctx, "TRUNCATE TABLE sales.orders")
 	wantDenied(t, err, 229, "TRUNCATE")
 	recs := readAudit(t, h.auditFile)
-	if len(recs) != 4 {
-		t.Fatalf("%d records, want 4 (3 by dba, 1 denial)", len(recs))
+	if len(recs) != 7 {
+		t.Fatalf("%d records, want 7 (3 requests by dba and their 3 results, 1 denial)", len(recs))
 	}
 	data, err := os.ReadFile(h.auditFile)
 	if err != nil {
@@ -299,8 +305,8 @@ func TestEnforceAuditTamperEvident(t *testing.T) {
 	if err != nil || bad == nil {
 		t.Fatalf("Verify of a changed byte: %v %v, want a problem", bad, err)
 	}
-	if got := h.metric(h.srv.enf.metrics.AuditRecords); got != 4 {
-		t.Errorf("audit records metric = %v, want 4", got)
+	if got := h.metric(h.srv.enf.metrics.AuditRecords); got != 7 {
+		t.Errorf("audit records metric = %v, want 7", got)
 	}
 }
 
@@ -448,7 +454,8 @@ func TestEnforceBulkCopy(t *testing.T) {
 
 // BenchmarkEnforcedSelect measures a one-session SELECT round trip through
 // a proxy enforcing reporting.yaml: reporter (decided, not audited), dba
-// (decided and audited: one record written before each request) and the
+// (decided and audited: a request record written before each request and a
+// result record as its response ends) and the
 // simulator directly for reference.
 func BenchmarkEnforcedSelect(b *testing.B) {
 	h := newEnforceHarness(b)

@@ -8,6 +8,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/tdsproxy/tdsproxy/policy"
+	"github.com/tdsproxy/tdsproxy/policy/audit"
 	"github.com/tdsproxy/tdsproxy/tds"
 )
 
@@ -40,6 +41,13 @@ type sessionEnforcer struct {
 	// The RPC calls of the request in flight, for RETURNVALUE handles.
 	calls   []rpcCallInfo
 	callIdx int
+
+	// pending is the recorded, allowed request in flight whose result
+	// record is due when its response ends (audit.go); nil: none.
+	pending *pendingResult
+	// auditBroken is set when a result record could not be written: every
+	// later request of the session that needs a record is refused.
+	auditBroken bool
 }
 
 // rpcCallInfo is what a response needs to know about one RPC call.
@@ -75,6 +83,10 @@ func (se *sessionEnforcer) enforce(s *session, msg *tds.Message) []byte {
 	if se == nil || msg.Type == tds.PacketAttention {
 		return nil
 	}
+	if se.pending != nil {
+		// Not reached: the session ends each request's result (requestLoop).
+		se.endResult(audit.OutcomeUnknown)
+	}
 	start := time.Now()
 	if msg.Status&resetBits != 0 {
 		// sp_reset_connection frees the session's prepared handles.
@@ -100,7 +112,14 @@ func (se *sessionEnforcer) enforce(s *session, msg *tds.Message) []byte {
 		s.log.Info("request denied by policy", zap.Stringer("request", req), zap.String("rule", d.RuleID),
 			zap.String("rule_pos", d.Pos.String()), zap.Int32("error", n))
 	}
-	if se.e.audit != nil && d.MustAudit(c) {
+	var ref uint64 // seq of an allowed request's record: its result record is due
+	switch {
+	case se.e.audit == nil || !d.MustAudit(c):
+	case se.auditBroken && refusal == nil:
+		// An earlier result record is missing: fail closed from then on.
+		s.log.Warn("request refused: an earlier audit result record of this session could not be written")
+		refusal = denialResponse(auditFailedError, rpc, s.tdsVersion)
+	default:
 		// The session's backend so far; routing may pick another for this request.
 		backend := ""
 		s.mu.Lock()
@@ -108,12 +127,16 @@ func (se *sessionEnforcer) enforce(s *session, msg *tds.Message) []byte {
 			backend = s.be.addr
 		}
 		s.mu.Unlock()
-		if err := se.writeAudit(req, c, &d, backend, start); err != nil {
+		seq, err := se.writeAudit(req, c, &d, backend, start)
+		switch {
+		case err != nil:
 			s.log.Error("audit record could not be written", zap.Error(err), zap.Bool("allowed", d.Allowed))
 			if refusal == nil {
 				// Fail closed: a request whose record cannot be written does not run.
 				refusal = denialResponse(auditFailedError, rpc, s.tdsVersion)
 			}
+		case d.Allowed:
+			ref = seq
 		}
 	}
 	if refusal != nil {
@@ -128,6 +151,9 @@ func (se *sessionEnforcer) enforce(s *session, msg *tds.Message) []byte {
 	}
 	if msg.Type == tds.PacketSQLBatch && isInsertBulk(c) {
 		se.bulkText = req.Text
+	}
+	if ref != 0 {
+		se.pending = &pendingResult{ref: ref, start: time.Now(), attnSent: s.attnPendingFunc()}
 	}
 	return nil
 }
@@ -296,9 +322,15 @@ func int32Value(v any) (int32, bool) {
 // observe follows the response of a forwarded request: the handle an
 // sp_prepare, sp_prepexec, sp_cursorprepare or sp_cursorprepexec call
 // returns (its first RETURNVALUE) is remembered with the classification of
-// the call's text, so that sp_execute by handle is decided like the text.
+// the call's text, so that sp_execute by handle is decided like the text;
+// and rows, errors and the response's end go to the request's result
+// record (observeResult).
 func (se *sessionEnforcer) observe(ev *tds.Event) {
-	if se == nil || len(se.calls) == 0 {
+	if se == nil {
+		return
+	}
+	se.observeResult(ev)
+	if len(se.calls) == 0 {
 		return
 	}
 	switch ev.Type {

@@ -347,6 +347,7 @@ func TestAuditRecordsAndFailClosed(t *testing.T) {
 		se, s, m := unitEnforcer(t, "app", &buf)
 		se.enforce(s, batchMsg("SELECT * FROM dbo.t"))                              // app audits writes: no record
 		se.enforce(s, batchMsg("UPDATE dbo.t SET secret = 'hunter2' WHERE id = 4")) // allowed write: record
+		se.observe(doneEvent(tds.TokenDone, tds.DoneCount, 1))                      // its response: result record
 		se.enforce(s, batchMsg("DROP TABLE dbo.t"))                                 // denial: record
 		path := filepath.Join(t.TempDir(), "audit.jsonl")
 		writeFile(t, path, buf.Bytes())
@@ -355,8 +356,8 @@ func TestAuditRecordsAndFailClosed(t *testing.T) {
 			t.Fatalf("Verify: %v %v", res, err)
 		}
 		lines := strings.Split(strings.TrimSpace(buf.String()), "\n")
-		if len(lines) != 2 {
-			t.Fatalf("%d records, want 2:\n%s", len(lines), buf.String())
+		if len(lines) != 3 {
+			t.Fatalf("%d records, want 3:\n%s", len(lines), buf.String())
 		}
 		for _, want := range []string{`"decision":"allow"`, `"rows":-1`, `"session":7`, `"client":"10.0.0.5:50000"`, `"backend":"primary:1433"`, `"kinds":["update"]`} {
 			if !strings.Contains(lines[0], want) {
@@ -366,11 +367,16 @@ func TestAuditRecordsAndFailClosed(t *testing.T) {
 		if strings.Contains(buf.String(), "hunter2") {
 			t.Error("a literal reached the audit trail of a redacting role")
 		}
-		if !strings.Contains(lines[1], `"decision":"deny"`) || !strings.Contains(lines[1], `"error":229`) {
-			t.Errorf("denial record %s", lines[1])
+		for _, want := range []string{`"seq":2`, `"kind":"result"`, `"ref":1`, `"outcome":"ok"`, `"rows":1`} {
+			if !strings.Contains(lines[1], want) {
+				t.Errorf("result record %s lacks %s", lines[1], want)
+			}
 		}
-		if got := metricValue(t, m.AuditRecords); got != 2 {
-			t.Errorf("audit records metric = %v, want 2", got)
+		if !strings.Contains(lines[2], `"decision":"deny"`) || !strings.Contains(lines[2], `"error":229`) {
+			t.Errorf("denial record %s", lines[2])
+		}
+		if got := metricValue(t, m.AuditRecords); got != 3 {
+			t.Errorf("audit records metric = %v, want 3", got)
 		}
 	})
 	t.Run("write fails", func(t *testing.T) {

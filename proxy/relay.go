@@ -66,7 +66,9 @@ func (s *session) requestLoop() (err error) {
 		case <-s.done:
 			return nil
 		}
-		if err := s.finish(it); err != nil {
+		err := s.finish(it)
+		s.auditRequestEnded(err) // the audit result record of a response that did not end normally (audit.go)
+		if err != nil {
 			if errors.Is(err, errSessionEnd) {
 				return nil
 			}

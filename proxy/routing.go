@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -74,6 +75,9 @@ type routing struct {
 	metrics    *route.Metrics
 	stopWatch  func()
 	log        *zap.Logger
+	// backends are the configured backends, primary first (replaced by a
+	// reload).
+	backends atomic.Pointer[[]health.Backend]
 }
 
 // routingClassifierCache is how many statement texts the routing
@@ -91,12 +95,7 @@ func newRouting(cfg *Config, log *zap.Logger, reg prometheus.Registerer) (*routi
 		Failures:    uint32(cfg.BreakerFailures),
 		OpenTimeout: cfg.BreakerOpenTimeout,
 	}, log, rm)
-	router, err := route.New(route.Config{
-		Primary:              cfg.Primary,
-		ReadOnlyProcedures:   cfg.ReadOnlyProcedures,
-		ReadYourWritesWindow: cfg.ReadYourWritesWindow,
-		NoPrimaryReads:       cfg.NoPrimaryReads,
-	}, breakers, rm)
+	router, err := route.New(routeConfig(cfg), breakers, rm)
 	if err != nil {
 		return nil, fmt.Errorf("routing config: %w", err)
 	}
@@ -106,35 +105,97 @@ func newRouting(cfg *Config, log *zap.Logger, reg prometheus.Registerer) (*routi
 	}
 	rt := &routing{router: router, classifier: cls, metrics: rm, log: log}
 	backends := routingBackends(cfg)
+	rt.backends.Store(&backends)
 	if cfg.MonitorUser == "" {
-		// No monitor login: no probes. Roles are taken from the config, and
-		// only the breakers notice a sick backend.
 		log.Warn("no monitor login (monitor-user): backends are not health-checked; circuit breakers alone detect failures and failovers are not followed")
-		statuses := make([]health.BackendStatus, len(backends))
-		for i, b := range backends {
-			role := health.RoleSecondary
-			if i == 0 {
-				role = health.RolePrimary
-			}
-			statuses[i] = health.BackendStatus{Name: b.Addr, Addr: b.Addr, Weight: b.Weight, MaxLag: b.MaxLag, State: health.StateUp, Role: role}
-		}
-		router.Update(statuses)
+		router.Update(staticStatuses(backends))
 		return rt, nil
 	}
-	hcfg := health.Config{
-		Interval: cfg.HealthInterval,
-		Timeout:  cfg.HealthTimeout,
-		User:     cfg.MonitorUser,
-		Password: cfg.MonitorPassword,
-		Backends: backends,
-	}
-	checker, err := health.New(hcfg, log.Named("health"), health.NewMetrics(reg))
+	checker, err := health.New(healthConfig(cfg, backends), log.Named("health"), health.NewMetrics(reg))
 	if err != nil {
 		return nil, fmt.Errorf("health checker: %w", err)
 	}
 	rt.checker = checker
 	rt.stopWatch = router.Watch(checker)
 	return rt, nil
+}
+
+// staticStatuses is the topology without a health checker: the configured
+// roles, every backend up; only the breakers notice a sick backend.
+func staticStatuses(backends []health.Backend) []health.BackendStatus {
+	statuses := make([]health.BackendStatus, len(backends))
+	for i, b := range backends {
+		role := health.RoleSecondary
+		if i == 0 {
+			role = health.RolePrimary
+		}
+		statuses[i] = health.BackendStatus{Name: b.Name, Addr: b.Addr, Weight: b.Weight, MaxLag: b.MaxLag, State: health.StateUp, Role: role}
+	}
+	return statuses
+}
+
+// healthConfig is the health checker's config for cfg.
+func healthConfig(cfg *Config, backends []health.Backend) health.Config {
+	return health.Config{
+		Interval: cfg.HealthInterval,
+		Timeout:  cfg.HealthTimeout,
+		User:     cfg.MonitorUser,
+		Password: cfg.MonitorPassword,
+		Backends: backends,
+	}
+}
+
+// routeConfig is the router's config for cfg.
+func routeConfig(cfg *Config) route.Config {
+	return route.Config{
+		Primary:              cfg.Primary,
+		ReadOnlyProcedures:   cfg.ReadOnlyProcedures,
+		ReadYourWritesWindow: cfg.ReadYourWritesWindow,
+		NoPrimaryReads:       cfg.NoPrimaryReads,
+	}
+}
+
+// ReloadRouting applies a reloaded configuration's replicas (added,
+// removed, new weights and lag limits) and routing settings
+// (read-only-procedures, read-your-writes-window, no-primary-reads, health
+// interval and timeout, monitor login) without dropping sessions: requests
+// routed from now on use them; a removed replica's open connections serve
+// no new request. The primary, the breaker settings, and turning routing
+// or health checks on or off need a restart: they are refused with an
+// error and nothing changes.
+func (s *Server) ReloadRouting(cfg Config) error {
+	cfg.SetDefaults()
+	rt := s.routing
+	switch {
+	case rt == nil && len(cfg.Replicas) > 0:
+		return errors.New("routing: replicas added to a proxy started without any: restart to route requests")
+	case rt == nil:
+		return nil
+	case len(cfg.Replicas) == 0:
+		return errors.New("routing: every replica removed: restart to stop routing requests")
+	case cfg.Primary != s.cfg.Primary:
+		return fmt.Errorf("routing: primary changed from %s to %s: restart to apply", s.cfg.Primary, cfg.Primary)
+	case (cfg.MonitorUser == "") != (rt.checker == nil):
+		return errors.New("routing: monitor-user set or cleared: restart to turn health checks on or off")
+	}
+	if err := cfg.validateRouting(); err != nil {
+		return fmt.Errorf("routing config: %w", err)
+	}
+	backends := routingBackends(&cfg)
+	if rt.checker != nil {
+		if err := rt.checker.Reconfigure(healthConfig(&cfg, backends)); err != nil {
+			return fmt.Errorf("routing: %w", err)
+		}
+	}
+	if err := rt.router.SetConfig(routeConfig(&cfg)); err != nil {
+		return fmt.Errorf("routing: %w", err)
+	}
+	if rt.checker == nil {
+		rt.router.Update(staticStatuses(backends))
+	}
+	rt.backends.Store(&backends)
+	s.log.Info("routing configuration reloaded", zap.Strings("replicas", cfg.Replicas))
+	return nil
 }
 
 // routingBackends lists the backends to route to and probe: the primary
@@ -246,10 +307,8 @@ func (rt *routing) loginTargets(cfg *Config, readOnly bool, turn uint64) []strin
 		return []string{primary, cfg.Primary}
 	}
 	if len(replicas) == 0 {
-		for _, r := range cfg.Replicas {
-			if spec, err := ParseReplica(r); err == nil {
-				replicas = append(replicas, spec.Addr)
-			}
+		for _, b := range (*rt.backends.Load())[1:] {
+			replicas = append(replicas, b.Addr)
 		}
 	}
 	out := make([]string, 0, len(replicas))

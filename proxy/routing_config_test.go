@@ -127,3 +127,54 @@ func TestRoutingWithoutMonitorLogin(t *testing.T) {
 		t.Errorf("/backends without a checker: %q", b)
 	}
 }
+
+func TestReloadRoutingRemovesAndAddsReplicas(t *testing.T) {
+	h := newRoutedHarness(t, nil)
+	reps := h.sim.Replicas()
+	db := h.open("")
+	db.SetMaxOpenConns(1) // one session, kept across the reloads
+	spread := func() map[string]int {
+		seen := map[string]int{}
+		for range 10 {
+			seen[serverName(t, db, "")]++
+		}
+		return seen
+	}
+	if seen := spread(); len(seen) != 2 {
+		t.Fatalf("before the reload, reads on %v", seen)
+	}
+	cfg := h.cfg
+	cfg.Replicas = []string{reps[1].Addr()}
+	if err := h.srv.ReloadRouting(cfg); err != nil {
+		t.Fatalf("ReloadRouting: %v", err)
+	}
+	if seen := spread(); len(seen) != 1 || seen[reps[1].Name()] != 10 {
+		t.Errorf("after removing %s, reads on %v", reps[0].Name(), seen)
+	}
+	cfg.Replicas = []string{reps[1].Addr(), reps[0].Addr() + ";weight=3"}
+	if err := h.srv.ReloadRouting(cfg); err != nil {
+		t.Fatalf("ReloadRouting: %v", err)
+	}
+	waitFor(t, 5*time.Second, "the re-added replica to be probed up", func() bool {
+		st, ok := h.srv.routing.checker.Status(reps[0].Addr())
+		return ok && st.State.String() == "up"
+	})
+	if seen := spread(); seen[reps[0].Name()] <= seen[reps[1].Name()] {
+		t.Errorf("after re-adding %s with weight 3, reads on %v", reps[0].Name(), seen)
+	}
+	if h.srv.sessionCount() != 1 {
+		t.Errorf("%d sessions, want the one session kept across reloads", h.srv.sessionCount())
+	}
+
+	bad := h.cfg
+	bad.Primary = reps[0].Addr()
+	bad.Replicas = []string{reps[1].Addr()}
+	if err := h.srv.ReloadRouting(bad); err == nil || !strings.Contains(err.Error(), "restart") {
+		t.Errorf("changing the primary by reload: %v, want a restart error", err)
+	}
+	bad = h.cfg
+	bad.Replicas = nil
+	if err := h.srv.ReloadRouting(bad); err == nil {
+		t.Error("removing every replica by reload was accepted")
+	}
+}

@@ -42,6 +42,12 @@ type Result struct {
 // are ordered by their first sequence number). It returns the first broken,
 // reordered or missing record, or nil when the chain is intact; err reports
 // files that cannot be read.
+//
+// It also checks the links of result records: each must refer to an earlier
+// request record of the same session that allowed its request, and no
+// request may have two results. A result whose request is older than the
+// files given (rotated away) is accepted; a request without a result is
+// fine (its response had not ended when the proxy stopped).
 func Verify(files []string) (firstBad *Problem, err error) {
 	p, _, err := VerifyResult(files)
 	return p, err
@@ -89,28 +95,40 @@ func VerifyResult(files []string) (*Problem, Result, error) {
 		}
 	}
 	var expect uint64
+	resulted := make(map[uint64]bool)
+	// linkBad is the first result record with a wrong link. It is reported
+	// unless the chain breaks at it or at the next record: a modified record
+	// is named as modified, not by the link its modification broke.
+	var linkBad *Problem
+	linkAt := -1
+	chainBad := func(i int, p *Problem) (*Problem, Result, error) {
+		if linkBad != nil && linkAt < i-1 {
+			return linkBad, res, nil
+		}
+		return p, res, nil
+	}
 	for i, e := range es {
 		if e.bad != nil {
-			return &Problem{File: e.file, Line: e.line, Seq: expect, Reason: "not a valid audit record: " + e.bad.Error()}, res, nil
+			return chainBad(i, &Problem{File: e.file, Line: e.line, Seq: expect, Reason: "not a valid audit record: " + e.bad.Error()})
 		}
 		if i == 0 {
 			expect = e.h.Seq
 			res.FirstSeq = e.h.Seq
 			if e.h.Seq == 1 && e.h.Prev != genesis {
-				return &Problem{File: e.file, Line: e.line, Seq: 1, Reason: "first record does not start a chain (prev is not zero)"}, res, nil
+				return chainBad(i, &Problem{File: e.file, Line: e.line, Seq: 1, Reason: "first record does not start a chain (prev is not zero)"})
 			}
 		}
 		if e.h.Seq != expect {
 			if j, ok := where[expect]; ok && j > i {
-				return &Problem{File: e.file, Line: e.line, Seq: e.h.Seq,
-					Reason: fmt.Sprintf("out of order: expected seq %d here, found %d (seq %d is at %s:%d)", expect, e.h.Seq, expect, es[j].file, es[j].line)}, res, nil
+				return chainBad(i, &Problem{File: e.file, Line: e.line, Seq: e.h.Seq,
+					Reason: fmt.Sprintf("out of order: expected seq %d here, found %d (seq %d is at %s:%d)", expect, e.h.Seq, expect, es[j].file, es[j].line)})
 			}
 			if e.h.Seq > expect {
-				return &Problem{File: e.file, Line: e.line, Seq: expect,
-					Reason: fmt.Sprintf("missing: records %d to %d are absent before this line", expect, e.h.Seq-1)}, res, nil
+				return chainBad(i, &Problem{File: e.file, Line: e.line, Seq: expect,
+					Reason: fmt.Sprintf("missing: records %d to %d are absent before this line", expect, e.h.Seq-1)})
 			}
-			return &Problem{File: e.file, Line: e.line, Seq: e.h.Seq,
-				Reason: fmt.Sprintf("out of order or duplicated: seq %d after seq %d", e.h.Seq, expect-1)}, res, nil
+			return chainBad(i, &Problem{File: e.file, Line: e.line, Seq: e.h.Seq,
+				Reason: fmt.Sprintf("out of order or duplicated: seq %d after seq %d", e.h.Seq, expect-1)})
 		}
 		if i > 0 {
 			prev := es[i-1]
@@ -119,18 +137,60 @@ func VerifyResult(files []string) (*Problem, Result, error) {
 				// this record's own hash no longer matches the next record's
 				// prev, this record is the one that changed.
 				if i+1 < len(es) && es[i+1].bad == nil && hashLine(e.raw) != es[i+1].h.Prev {
-					return &Problem{File: e.file, Line: e.line, Seq: e.h.Seq,
-						Reason: "modified: its prev field and its own hash both break the chain"}, res, nil
+					return chainBad(i, &Problem{File: e.file, Line: e.line, Seq: e.h.Seq,
+						Reason: "modified: its prev field and its own hash both break the chain"})
 				}
-				return &Problem{File: prev.file, Line: prev.line, Seq: prev.h.Seq,
-					Reason: fmt.Sprintf("modified: its hash does not match the prev field of seq %d (%s:%d)", e.h.Seq, e.file, e.line)}, res, nil
+				return chainBad(i, &Problem{File: prev.file, Line: prev.line, Seq: prev.h.Seq,
+					Reason: fmt.Sprintf("modified: its hash does not match the prev field of seq %d (%s:%d)", e.h.Seq, e.file, e.line)})
 			}
+		}
+		if reason := checkLink(&e.h, es, where, resulted, res.FirstSeq); reason != "" && linkBad == nil {
+			linkBad, linkAt = &Problem{File: e.file, Line: e.line, Seq: e.h.Seq, Reason: reason}, i
 		}
 		res.Records++
 		res.LastSeq = e.h.Seq
 		expect++
 	}
-	return nil, res, nil
+	return linkBad, res, nil
+}
+
+// checkLink checks a record's kind and, for a result record, its link to
+// its request record; it returns why the link is wrong, or "". first is
+// the first sequence number of the trail given; where maps sequence numbers
+// to entries; resulted holds the requests whose result was seen.
+func checkLink(h *header, es []entry, where map[uint64]int, resulted map[uint64]bool, first uint64) string {
+	switch h.Kind {
+	case "", KindRequest:
+		return ""
+	case KindResult:
+	default:
+		return fmt.Sprintf("unknown record kind %q", h.Kind)
+	}
+	switch {
+	case h.Ref == 0:
+		return "result record without a ref to its request record"
+	case h.Ref >= h.Seq:
+		return fmt.Sprintf("result record refers to seq %d, which is not an earlier record", h.Ref)
+	case h.Ref < first:
+		return "" // its request record is in a file not given (rotated away)
+	}
+	j, ok := where[h.Ref]
+	if !ok {
+		return fmt.Sprintf("result record refers to seq %d, which is absent", h.Ref)
+	}
+	req := &es[j].h
+	switch {
+	case req.Kind != "" && req.Kind != KindRequest:
+		return fmt.Sprintf("result record refers to seq %d, which is a %s record, not a request", h.Ref, req.Kind)
+	case req.Decision != "allow":
+		return fmt.Sprintf("result record refers to seq %d, a request that was not allowed (so never ran)", h.Ref)
+	case req.Session != h.Session:
+		return fmt.Sprintf("result record of session %d refers to seq %d of session %d", h.Session, h.Ref, req.Session)
+	case resulted[h.Ref]:
+		return fmt.Sprintf("second result record for the request at seq %d", h.Ref)
+	}
+	resulted[h.Ref] = true
+	return ""
 }
 
 func readEntries(name string) ([]entry, error) {

@@ -125,8 +125,12 @@ func (w *Writer) openFile() error {
 
 // header is the part of a record Verify and Open need.
 type header struct {
-	Seq  uint64 `json:"seq"`
-	Prev string `json:"prev"`
+	Seq      uint64 `json:"seq"`
+	Prev     string `json:"prev"`
+	Kind     string `json:"kind"`
+	Ref      uint64 `json:"ref"`
+	Session  uint64 `json:"session"`
+	Decision string `json:"decision"`
 }
 
 func hashLine(line []byte) string {

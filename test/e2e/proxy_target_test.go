@@ -38,9 +38,14 @@ func startViaProxy(t *testing.T) (*Target, string) {
 		User:         simUser,
 		Password:     simPassword,
 		Database:     "demo",
-		PrimaryName:  cl.Primary().Name(),
-		ReplicaName:  replica.Name(),
-		CAFile:       certFile,
+		// PrimaryName is not checked: with a replica configured the proxy
+		// routes each request, so an ordinary connection's SELECT
+		// @@SERVERNAME names the replica for autocommit drivers and the
+		// primary for those that turn IMPLICIT_TRANSACTIONS on (pyodbc,
+		// pymssql), which pins them there. proxy/routing_*_test.go checks
+		// routing itself.
+		ReplicaName: replica.Name(),
+		CAFile:      certFile,
 	}, ""
 }
 
@@ -119,7 +124,9 @@ func TestProxyBackendLegEncryption(t *testing.T) {
 				db := sql.OpenDB(connector)
 				ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 				var one int
-				err = db.QueryRowContext(ctx, "SELECT 1").Scan(&one)
+				// The hint keeps the read on the primary connection the login
+				// opened, so that the wiretap sees requests after the login.
+				err = db.QueryRowContext(ctx, "/* tdsproxy:primary */ SELECT 1").Scan(&one)
 				cancel()
 				db.Close()
 				if err != nil || one != 1 {
