@@ -214,6 +214,15 @@ func TestRoutingPrimaryLossAndFailover(t *testing.T) {
 	time.Sleep(300 * time.Millisecond)
 	db := h.open("")
 	db.SetMaxOpenConns(8)
+	// A session pinned to the primary by a temp table.
+	pinned, err := h.open("").Conn(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pinned.Close()
+	if _, err := pinned.ExecContext(context.Background(), "CREATE TABLE #mine (a INT)"); err != nil {
+		t.Fatal(err)
+	}
 
 	var mu sync.Mutex
 	acked := map[int]bool{}
@@ -277,6 +286,12 @@ func TestRoutingPrimaryLossAndFailover(t *testing.T) {
 	close(stop)
 	wg.Wait()
 
+	// The pinned session's temp table died with the old primary: it gets a
+	// transient error, not a silent switch to a server without its table.
+	_, err = pinned.ExecContext(context.Background(), "INSERT INTO #mine VALUES (1)")
+	if e, ok := sqlError(err); !ok || e.Number != 40613 {
+		t.Errorf("pinned session after the failover: %v, want error 40613", err)
+	}
 	// A session that logs in after the failover lands on the new primary.
 	fresh := h.open("")
 	if got := serverName(t, fresh, "INSERT INTO dbo.acked VALUES (-1); "); got != h.sim.Servers()[1].Name() {

@@ -48,6 +48,10 @@ type sessionRouting struct {
 	// holder names the backend holding the session's open transaction or
 	// pinned state ("" when there is none).
 	holder string
+	// last is the connection of the last request that ran.
+	last *routedConn
+	// probedAt is the tracker's request count when @@TRANCOUNT was last asked.
+	probedAt int
 
 	// The request in flight.
 	cur struct {
@@ -148,6 +152,11 @@ func (sr *sessionRouting) begin(s *session, msg *tds.Message) (local []byte, err
 		}
 	}()
 	st := s.state.Snapshot()
+	if st.Tx == TxUnknown && st.Requests != sr.probedAt {
+		sr.probedAt = st.Requests // once per request that left it unknown
+		sr.settleUnknownTx(s)
+		st = s.state.Snapshot()
+	}
 	req := sr.requestInfo(s, msg, st.Database)
 	si := sr.sessionInfo(&st)
 	var excluded string
@@ -260,78 +269,6 @@ func (sr *sessionRouting) conn(s *session, name string) (*routedConn, error) {
 	return c, nil
 }
 
-// replayError is a replay batch the backend answered with an error.
-type replayError struct{ number int32 }
-
-func (e *replayError) Error() string { return fmt.Sprintf("replay answered with error %d", e.number) }
-
-// sync gives c the session's state (USE, SET) before it serves a request,
-// and resets it first if the client reset the session on another
-// connection. The replay's response is consumed, not relayed.
-func (sr *sessionRouting) sync(s *session, c *routedConn, msg *tds.Message) error {
-	// A request that resets the session needs no replay: it is reset by
-	// its own RESETCONNECTION.
-	if msg.Status&resetBits != 0 && c.needReset {
-		c.needReset, c.synced = false, 0
-	}
-	batch, v := sr.state.Replay(c.synced)
-	if msg.Status&resetBits != 0 {
-		batch = "" // the request resets the connection; its state is the login state afterwards
-		v = c.synced
-	}
-	var status tds.PacketStatus
-	if c.needReset {
-		status = tds.StatusResetConnection
-		if batch == "" {
-			batch = "SELECT 1"
-		}
-	}
-	if batch == "" {
-		return nil
-	}
-	b := tds.SQLBatch{Text: batch}
-	if s.tdsVersion >= tds.VerTDS72 {
-		b.Headers, b.HasHeaders = tds.AutocommitHeaders(), true
-	}
-	if err := c.be.send(tds.PacketSQLBatch, status, b.Append(nil)); err != nil {
-		return err
-	}
-	resp, err := readReply(c.be.r)
-	if err != nil {
-		return fmt.Errorf("reading the replay's response from %s: %w", c.name, err)
-	}
-	c.needReset = false
-	c.synced = v
-	toks, err := tds.DecodeTokens(resp, s.tdsVersion)
-	if err != nil {
-		return &replayError{}
-	}
-	for _, tk := range toks {
-		if tk.Type == tds.TokenError {
-			return &replayError{number: tk.Err.Number}
-		}
-	}
-	return nil
-}
-
-// readReply reads one whole reply message.
-func readReply(r *tds.PacketReader) ([]byte, error) {
-	var data []byte
-	for {
-		h, p, err := r.ReadPacket()
-		if err != nil {
-			return nil, err
-		}
-		if h.Type != tds.PacketReply {
-			return nil, fmt.Errorf("unexpected %v packet", h.Type)
-		}
-		data = append(data, p...)
-		if h.Status&tds.StatusEOM != 0 {
-			return data, nil
-		}
-	}
-}
-
 // end completes the request in flight after its response was relayed
 // (SQL errors included): it reports success to the breaker, records the
 // request's session state and writes, and notes which connection holds a
@@ -343,6 +280,7 @@ func (sr *sessionRouting) end(s *session) {
 	sr.cur.active = false
 	sr.cur.done(nil)
 	c := sr.cur.conn
+	sr.last = c
 	if sr.cur.status&resetBits != 0 {
 		sr.resetOthers(c)
 	}
@@ -405,7 +343,7 @@ func (sr *sessionRouting) lost(s *session, ioErr error, inMsg, walkOK bool) erro
 			}
 		}
 	}
-	if inMsg || stateful {
+	if inMsg || stateful || attn { // a cancelling client waits for DONE_ATTN: end the session as without routing
 		return s.backendLostEnd(ioErr, inMsg, walkOK)
 	}
 	// Nothing reached the client and the connection held no state: the

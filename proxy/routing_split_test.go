@@ -9,7 +9,6 @@ import (
 	"strings"
 	"testing"
 	"time"
-
 )
 
 // newRoutedHarness starts a simulator with two replicas and a proxy routing
@@ -230,7 +229,7 @@ func TestRoutingSessionStatePinsAndResets(t *testing.T) {
 				t.Fatalf("DB_NAME() = %q, %v; want other", name, err)
 			}
 		}
-		conn.Close() // back to the pool: its next request carries RESETCONNECTION
+		conn.Close()               // back to the pool: its next request carries RESETCONNECTION
 		again, err := db.Conn(ctx) // the same session; only its first request resets
 		if err != nil {
 			t.Fatal(err)
@@ -246,4 +245,41 @@ func TestRoutingSessionStatePinsAndResets(t *testing.T) {
 			}
 		}
 	})
+}
+
+// TestRoutingSettlesUnknownTransactionState guards against a session whose
+// transaction state became unknown (a read mentioning ROLLBACK, before the
+// server was seen reporting transactions) staying on the primary for good:
+// the proxy asks @@TRANCOUNT and routes reads to replicas again.
+func TestRoutingSettlesUnknownTransactionState(t *testing.T) {
+	h := newRoutedHarness(t, nil)
+	primary := h.sim.Primary().Name()
+	db := h.open("")
+	db.SetMaxOpenConns(1)
+	var word string
+	if err := db.QueryRow("SELECT 'ROLLBACK'").Scan(&word); err != nil {
+		t.Fatal(err)
+	}
+	for range 4 {
+		if got := serverName(t, db, ""); got == primary {
+			t.Fatalf("after a read mentioning ROLLBACK, reads stay on the primary")
+		}
+	}
+	// A real open transaction is found and kept on the primary.
+	conn, err := db.Conn(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	ctx := context.Background()
+	if _, err := conn.ExecContext(ctx, "BEGIN TRAN"); err != nil {
+		t.Fatal(err)
+	}
+	var got string
+	if err := conn.QueryRowContext(ctx, "SELECT @@SERVERNAME").Scan(&got); err != nil || got != primary {
+		t.Errorf("inside BEGIN TRAN, read on %q (%v)", got, err)
+	}
+	if _, err := conn.ExecContext(ctx, "ROLLBACK"); err != nil {
+		t.Fatal(err)
+	}
 }

@@ -5,7 +5,7 @@
 # as separate processes on loopback, and measures with tdsload, direct vs
 # proxied IN THE SAME RUN, interleaved over several rounds (medians reported):
 #   (a) SELECT 1 round trips/s, p50/p99 at 1, 16 and 64 connections
-#   (b) a 10,000-row result, MB/s
+#   (b) a 10,000-row result, MB/s (narrow and wide rows)
 #   (c) RSS per idle client connection with 5,000 idle connections
 #   (d) CPU time per request in the proxy (and in the simulator, for scale)
 # then the `go test -bench` micro-benchmarks (codec, classifier, simulator,
@@ -13,7 +13,9 @@
 #
 # Targets: "direct" = the simulator's primary; "proxied" = tdsproxy with only
 # a primary (pure passthrough); "routed" = a second tdsproxy with a replica
-# configured, so each request goes through the router (issue 5's overhead).
+# configured, so each request goes through the router (issue 5's overhead);
+# "policy" = a third tdsproxy enforcing examples/policy/reporting.yaml with an
+# audit log, logged in as "reporter" (issue 4's enforcement on the path).
 # Both legs run without TLS (encrypt=disable, --backend-encrypt disable) so
 # that direct and proxied do the same work.
 #
@@ -22,7 +24,7 @@
 #
 # Usage:  test/bench/run.sh            full run
 #         QUICK=1 test/bench/run.sh    ~2 minutes, to check the script
-# Knobs (environment): ROUNDS (3), DUR (3s per tdsload run), WARMUP (1s),
+# Knobs (environment): ROUNDS (5), DUR (2s per tdsload run), WARMUP (1s),
 #   CONNS (1,16,64), LARGE_CONNS (1), IDLE (5000), IDLE_HOLD (6s),
 #   BENCH_PORT (24433: simulator; +1 replica; +100 proxied; +200 routed;
 #   +300/+301 admin), OUT (results directory, default a new /tmp dir),
@@ -36,8 +38,8 @@ if [[ $QUICK == 1 ]]; then
 	ROUNDS=${ROUNDS:-1}; DUR=${DUR:-1s}; WARMUP=${WARMUP:-300ms}
 	IDLE=${IDLE:-500}; IDLE_HOLD=${IDLE_HOLD:-3s}; BENCHTIME=${BENCHTIME:-200ms}; COUNT=${COUNT:-1}
 fi
-ROUNDS=${ROUNDS:-3}
-DUR=${DUR:-3s}
+ROUNDS=${ROUNDS:-5}
+DUR=${DUR:-2s}
 WARMUP=${WARMUP:-1s}
 CONNS=${CONNS:-1,16,64}
 LARGE_CONNS=${LARGE_CONNS:-1}
@@ -50,13 +52,22 @@ SIM_ADDR=127.0.0.1:$PORT
 REPLICA_ADDR=127.0.0.1:$((PORT + 1))
 PROXY_ADDR=127.0.0.1:$((PORT + 100))
 ROUTED_ADDR=127.0.0.1:$((PORT + 200))
+POLICY_ADDR=127.0.0.1:$((PORT + 400))
 ADMIN_PROXY=127.0.0.1:$((PORT + 300))
 ADMIN_ROUTED=127.0.0.1:$((PORT + 301))
+ADMIN_POLICY=127.0.0.1:$((PORT + 302))
+POLICY_FILE=${POLICY_FILE:-$ROOT/examples/policy/reporting.yaml}
+POLICY_USER=reporter # a login of $POLICY_FILE allowed to read dbo
 USER=bench
 PASS=Bench-Pw1 # a throw-away login of the throw-away simulator
 OUT=${OUT:-$(mktemp -d /tmp/tdsproxy-bench.XXXXXX)}
 mkdir -p "$OUT/bin"
+# Two 10,000-row results: narrow (one int column; the simulator's cost per
+# row dominates) and wide (an int and a 200-character nvarchar, ~4 MB of
+# TDS per result, so the bytes the proxy relays matter more).
 LARGE_QUERY=${LARGE_QUERY:-SELECT TOP 10000 * FROM demo.dbo.numbers}
+WIDE_DEFAULT="SELECT TOP 10000 n, REPLICATE(N'x', 200) AS pad FROM demo.dbo.numbers"
+WIDE_QUERY=${WIDE_QUERY:-$WIDE_DEFAULT}
 
 # The whole run is bounded: a watchdog ends it after 15 minutes whatever
 # happens.
@@ -79,7 +90,7 @@ trap 'echo "interrupted" >&2; exit 130' INT TERM
 
 log() { printf '[%s] %s\n' "$(date -u +%H:%M:%S)" "$*" | tee -a "$OUT/run.log" >&2; }
 
-dsn() { echo "sqlserver://$USER:$PASS@$1?database=demo&encrypt=disable&dial+timeout=10"; }
+dsn() { echo "sqlserver://${2:-$USER}:$PASS@$1?database=demo&encrypt=disable&dial+timeout=10"; }
 
 # wait_port ADDR: until something accepts on ADDR (at most 20 s).
 wait_port() {
@@ -103,8 +114,9 @@ port_free() {
 # start_all: the simulator (primary + 1 replica) and both proxies.
 start_all() {
 	local a
-	for a in "$SIM_ADDR" "$REPLICA_ADDR" "$PROXY_ADDR" "$ROUTED_ADDR" "$ADMIN_PROXY" "$ADMIN_ROUTED"; do port_free "$a"; done
-	"$OUT/bin/mssqlsim" -listen "$SIM_ADDR" -replicas 1 -login "$USER:$PASS" -log warn \
+	for a in "$SIM_ADDR" "$REPLICA_ADDR" "$PROXY_ADDR" "$ROUTED_ADDR" "$POLICY_ADDR" \
+		"$ADMIN_PROXY" "$ADMIN_ROUTED" "$ADMIN_POLICY"; do port_free "$a"; done
+	"$OUT/bin/mssqlsim" -listen "$SIM_ADDR" -replicas 1 -login "$USER:$PASS" -login "$POLICY_USER:$PASS" -log warn \
 		>"$OUT/mssqlsim.log" 2>&1 &
 	SIM_PID=$!; PIDS+=("$SIM_PID")
 	wait_port "$SIM_ADDR"; wait_port "$REPLICA_ADDR"
@@ -116,7 +128,11 @@ start_all() {
 		--backend-encrypt disable --admin-listen "$ADMIN_ROUTED" --log-level warn \
 		>"$OUT/tdsproxy-routed.log" 2>&1 &
 	ROUTED_PID=$!; PIDS+=("$ROUTED_PID")
-	wait_port "$PROXY_ADDR"; wait_port "$ROUTED_ADDR"
+	"$OUT/bin/tdsproxy" serve --listen "$POLICY_ADDR" --primary "$SIM_ADDR" --policy "$POLICY_FILE" \
+		--audit-log "$OUT/audit.jsonl" --backend-encrypt disable --admin-listen "$ADMIN_POLICY" --log-level warn \
+		>"$OUT/tdsproxy-policy.log" 2>&1 &
+	POLICY_PID=$!; PIDS+=("$POLICY_PID")
+	wait_port "$PROXY_ADDR"; wait_port "$ROUTED_ADDR"; wait_port "$POLICY_ADDR"
 }
 
 machine() {
@@ -156,31 +172,38 @@ fi
 # ---------------------------------------------------------------- load
 if [[ ${SKIP_LOAD:-0} != 1 ]]; then
 	start_all
-	log "simulator pid $SIM_PID, proxy pid $PROXY_PID, routed proxy pid $ROUTED_PID"
+	log "simulator pid $SIM_PID, proxy pids: proxied $PROXY_PID, routed $ROUTED_PID, policy $POLICY_PID"
 	: >"$OUT/load.jsonl"
 	for r in $(seq 1 "$ROUNDS"); do
 		# Alternate the order each round so that drift affects all alike.
-		if ((r % 2 == 1)); then order=(direct proxied routed); else order=(routed proxied direct); fi
+		if ((r % 2 == 1)); then order=(direct proxied routed policy); else order=(policy routed proxied direct); fi
 		targets=()
 		for t in "${order[@]}"; do
 			case $t in
 			direct) targets+=(-target "direct=$(dsn "$SIM_ADDR")") ;;
 			proxied) targets+=(-target "proxied=$(dsn "$PROXY_ADDR")") ;;
 			routed) targets+=(-target "routed=$(dsn "$ROUTED_ADDR")") ;;
+			policy) targets+=(-target "policy=$(dsn "$POLICY_ADDR" "$POLICY_USER")") ;;
 			esac
 		done
-		pids=(-pid "direct=$SIM_PID" -pid "proxied=$PROXY_PID" -pid "routed=$ROUTED_PID")
+		pids=(-pid "direct=$SIM_PID" -pid "proxied=$PROXY_PID" -pid "routed=$ROUTED_PID" -pid "policy=$POLICY_PID")
 		la=$(load_avg)
 		log "round $r/$ROUNDS: SELECT 1 at $CONNS conns (order ${order[*]}), load $la"
 		"$OUT/bin/tdsload" -json "${targets[@]}" "${pids[@]}" -conns "$CONNS" -duration "$DUR" -warmup "$WARMUP" \
 			-query "SELECT 1" | jq -c --arg r "$r" --arg la "$la" '. + {bench: "select1", round: ($r|tonumber), load: $la}' \
 			>>"$OUT/load.jsonl"
-		la=$(load_avg)
-		log "round $r/$ROUNDS: large result at $LARGE_CONNS conns, load $la"
-		"$OUT/bin/tdsload" -json "${targets[@]}" "${pids[@]}" -conns "$LARGE_CONNS" -duration "$DUR" -warmup "$WARMUP" \
-			-query "$LARGE_QUERY" | jq -c --arg r "$r" --arg la "$la" '. + {bench: "large", round: ($r|tonumber), load: $la}' \
-			>>"$OUT/load.jsonl"
+		for b in large wide; do
+			if [[ $b == large ]]; then q=$LARGE_QUERY; else q=$WIDE_QUERY; fi
+			la=$(load_avg)
+			log "round $r/$ROUNDS: $b 10,000-row result at $LARGE_CONNS conns, load $la"
+			"$OUT/bin/tdsload" -json "${targets[@]}" "${pids[@]}" -conns "$LARGE_CONNS" -duration "$DUR" -warmup "$WARMUP" \
+				-query "$q" | jq -c --arg r "$r" --arg la "$la" --arg b "$b" '. + {bench: $b, round: ($r|tonumber), load: $la}' \
+				>>"$OUT/load.jsonl"
+		done
 	done
+	# Evidence that the routed proxy did route (requests by target role).
+	curl -s "http://$ADMIN_ROUTED/metrics" | grep -E '^tdsproxy_(router|backend)_' >"$OUT/routed-metrics.txt" || true
+	curl -s "http://$ADMIN_POLICY/metrics" | grep -E '^tdsproxy_(policy|audit|cache)_' >"$OUT/policy-metrics.txt" || true
 	cleanup
 	# Medians over rounds; ratio = median(target) / median(direct), and the
 	# median of the per-round ratios as a check on it.
@@ -201,7 +224,7 @@ if [[ ${SKIP_LOAD:-0} != 1 ]]; then
 	    ($x | map(.p50_us) | median | r0), ($x | map(.p99_us) | median | r0),
 	    ($x | map(.mb_per_second) | median | r2),
 	    ($x | map(.process_cpu_us_per_request // 0) | median | r2),
-	    ((($x | map(.requests_per_second) | median) / ($d | map(.requests_per_second) | median)) | r2),
+	    (($d | map(.requests_per_second) | median) as $dm | if $dm > 0 then (($x | map(.requests_per_second) | median) / $dm) else null end | r2),
 	    ($ratios | median | r2),
 	    ($x | map(.errors) | add | tostring) ] | @tsv' "$OUT/load.jsonl" |
 		(echo -e "bench\tconns\ttarget\trounds\treq/s\tp50_us\tp99_us\tMB/s\tcpu_us/req\tratio\tratio_med_rounds\terrors"; cat) |
@@ -266,13 +289,14 @@ if [[ ${SKIP_GOBENCH:-0} != 1 ]]; then
 			2>&1 | tee -a "$OUT/gobench.txt" | grep -E '^(Benchmark|ok|FAIL|---)' >&2 || true
 	}
 	: >"$OUT/gobench.txt"
-	gb ./tds 'PacketReadMessage|Walker10kRows'
+	gb ./tds 'PacketReadMessage|PacketWriteMessage|Walker10kRows|DecodeRPCRequest'
 	gb ./policy 'Lex|ClassifyUncached|ClassifyCached|Decide'
 	gb ./cache 'GetHit'
 	gb ./proxy/route 'Route'
 	gb ./test/mssqlsim 'Select1Parallel' -benchtime 3s
 	gb ./test/mssqlsim/sqlengine 'Select1$|NumbersRange'
 	gb ./proxy 'ProxySelect1' -count 1
+	gb ./proxy 'EnforceBatch'
 	gb ./proxy 'IdleSessionMemory' -benchtime 1x -count 1
 	# Medians of the -count runs, one line per benchmark and unit.
 	awk '/^Benchmark/ { name = $1; sub(/-[0-9]+$/, "", name)
