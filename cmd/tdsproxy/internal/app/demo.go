@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"os"
 	"strings"
 	"time"
 
@@ -30,7 +31,11 @@ var demoLogins = []demoLogin{
 	{"reporter", "Reporter-Demo-Passw0rd", "read-only reporting"},
 	{"dba", "Dba-Demo-Passw0rd", "administration"},
 	{"sa", "Sa-Demo-Passw0rd", "system administrator"},
+	{"monitor", "Monitor-Demo-Passw0rd", "the proxy's own health probes (role, lag, failover)"},
 }
+
+// demoMonitor is the login the demo proxy's health checker uses.
+var demoMonitor = demoLogins[len(demoLogins)-1]
 
 type demoOptions struct {
 	listen, adminListen string
@@ -51,8 +56,8 @@ strings for common clients, and serve until Ctrl-C.
 
 The simulator is test and demo infrastructure, not a database: it runs SQL on
 an in-memory SQLite and forgets everything on exit. The proxy's backend leg
-is on loopback and uses TLS without certificate verification (the simulator's
-certificate is self-signed); use --backend-encrypt disable for none. Clients
+is on loopback and uses TLS, verifying the simulator's self-signed certificate
+as its CA; use --backend-encrypt disable for none. Clients
 connect with TLS and must trust the proxy's generated self-signed certificate.`,
 		Args: cobra.NoArgs,
 	}
@@ -60,7 +65,7 @@ connect with TLS and must trust the proxy's generated self-signed certificate.`,
 	f.StringVar(&o.listen, "listen", DemoListen, "TDS address of the proxy")
 	f.StringVar(&o.adminListen, "admin-listen", DemoAdminListen, "HTTP address for /metrics, /healthz, /readyz (empty: off)")
 	f.IntVar(&o.replicas, "replicas", 1, "number of simulated replicas")
-	f.StringVar(&o.backendEncrypt, "backend-encrypt", string(proxy.BackendEncryptTrue), "TLS from the proxy to the simulator: disable|false|true|strict (certificate not verified)")
+	f.StringVar(&o.backendEncrypt, "backend-encrypt", string(proxy.BackendEncryptTrue), "TLS from the proxy to the simulator: disable|false|true|strict (verified against the simulator's certificate)")
 	f.StringVar(&o.logLevel, "log-level", "info", "debug|info|warn|error")
 	f.StringVar(&o.logFormat, "log-format", "console", "json|console")
 	f.DurationVar(&o.shutdownGrace, "shutdown-grace", 5*time.Second, "on Ctrl-C, how long to wait for in-flight requests")
@@ -91,13 +96,26 @@ connect with TLS and must trust the proxy's generated self-signed certificate.`,
 		}
 		defer sim.Close()
 
+		// The backend leg verifies the simulator's certificate like any
+		// other backend's: the simulator's self-signed certificate is the
+		// CA the proxy (and its health probes) trust.
+		caFile, err := writeDemoCA(sim.CertificatePEM())
+		if err != nil {
+			return exitCode(1, err)
+		}
+		defer os.Remove(caFile)
+
 		cfg := proxy.Config{
-			Listen:           o.listen,
-			Primary:          sim.Primary().Addr(),
-			BackendEncrypt:   proxy.BackendEncrypt(o.backendEncrypt),
-			BackendTrustCert: o.backendEncrypt != string(proxy.BackendEncryptDisable),
-			AdminListen:      o.adminListen,
-			ShutdownGrace:    o.shutdownGrace,
+			Listen:         o.listen,
+			Primary:        sim.Primary().Addr(),
+			BackendEncrypt: proxy.BackendEncrypt(o.backendEncrypt),
+			BackendCAFile:  caFile,
+			// The simulator's certificate names localhost.
+			BackendServerName: "localhost",
+			AdminListen:       o.adminListen,
+			ShutdownGrace:     o.shutdownGrace,
+			MonitorUser:       demoMonitor.name,
+			MonitorPassword:   demoMonitor.password,
 		}
 		for _, r := range sim.Replicas() {
 			cfg.Replicas = append(cfg.Replicas, r.Addr())
@@ -117,9 +135,24 @@ connect with TLS and must trust the proxy's generated self-signed certificate.`,
 	return cmd
 }
 
+// writeDemoCA writes the simulator's certificate to a temporary PEM file for
+// the proxy's backend-ca-file.
+func writeDemoCA(pem []byte) (string, error) {
+	f, err := os.CreateTemp("", "tdsproxy-demo-ca-*.pem")
+	if err != nil {
+		return "", fmt.Errorf("writing the simulator's certificate: %w", err)
+	}
+	if _, err := f.Write(pem); err != nil {
+		f.Close()
+		os.Remove(f.Name())
+		return "", fmt.Errorf("writing the simulator's certificate: %w", err)
+	}
+	return f.Name(), f.Close()
+}
+
 // printDemoBanner prints what runs where and how to connect.
 func printDemoBanner(w io.Writer, sim *mssqlsim.Cluster, proxyAddr, adminAddr net.Addr, backendEncrypt string) {
-	backendLeg := "TLS (encrypt=" + backendEncrypt + ") without certificate verification: the simulator is local and self-signed"
+	backendLeg := "TLS (encrypt=" + backendEncrypt + "), verifying the simulator's self-signed certificate as its CA"
 	if backendEncrypt == string(proxy.BackendEncryptDisable) {
 		backendLeg = "no TLS: the simulator is local"
 	}

@@ -22,7 +22,7 @@ func TestDemo(t *testing.T) {
 		"--admin-listen", "127.0.0.1:0", "--log-level", "warn")
 	banner := out.String()
 	for _, w := range []string{p.String(), "go-mssqldb", "sqlcmd", "tedious", "pyodbc", "SSMS", "Azure Data Studio",
-		"TrustServerCertificate=true", "replica", "database=demo", "without certificate verification", "http://" + adm.String() + "/metrics"} {
+		"TrustServerCertificate=true", "replica", "database=demo", "verifying the simulator's self-signed certificate", "http://" + adm.String() + "/metrics"} {
 		if !strings.Contains(banner, w) {
 			t.Errorf("banner lacks %q", w)
 		}
@@ -95,7 +95,7 @@ func TestDemoBackendModes(t *testing.T) {
 		t.Run(mode, func(t *testing.T) {
 			done, sigs, p, _, out, errOut := serveAsync(t, "demo", "--listen", "127.0.0.1:0",
 				"--admin-listen", "", "--log-level", "warn", "--backend-encrypt", mode)
-			want := "without certificate verification"
+			want := "verifying the simulator's self-signed certificate"
 			if mode == "disable" {
 				want = "no TLS"
 			}

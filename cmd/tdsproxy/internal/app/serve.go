@@ -133,31 +133,23 @@ func (b *boundServer) Shutdown(ctx context.Context) error { return b.srv.Shutdow
 
 func (b *boundServer) AdminHandler() http.Handler { return b.srv.AdminHandler() }
 
-// policyReloader is implemented by a proxy server that enforces policy
-// files and can re-read them (see the report to proxy-core: the method is
-// looked up at run time so this package builds before it exists).
-type policyReloader interface {
-	ReloadPolicy() error
-}
-
 // reload handles SIGHUP: it re-reads the configuration (reporting errors
-// and keeping the running one) and asks the proxy to reload its policy
-// files. Other changed settings need a restart.
+// and keeping the running one), applies the backend topology (replicas
+// added or removed, weights, lag limits, health settings) without dropping
+// sessions on unchanged backends, and reloads the policy files. Other changed
+// settings need a restart.
 func reload(log *zap.Logger, loader *config.Loader, srv *proxy.Server) {
 	if loader != nil {
 		if s, err := loader.Reload(); err != nil {
 			log.Error("SIGHUP: configuration file not valid, keeping the running configuration", zap.Error(err))
+		} else if err := srv.ReloadRouting(s.Proxy); err != nil {
+			log.Error("SIGHUP: backend topology not applied, keeping the running one", zap.Error(err))
 		} else {
-			log.Info("SIGHUP: configuration re-read; settings other than the policy files apply at the next restart",
-				zap.Strings("policy_files", s.Proxy.PolicyFiles))
+			log.Info("SIGHUP: configuration re-read; backends and policy files applied, other settings apply at the next restart",
+				zap.Strings("replicas", s.Proxy.Replicas), zap.Strings("policy_files", s.Proxy.PolicyFiles))
 		}
 	}
-	rp, ok := any(srv).(policyReloader)
-	if !ok {
-		log.Warn("SIGHUP: this proxy build cannot reload policy files")
-		return
-	}
-	if err := rp.ReloadPolicy(); err != nil {
+	if err := srv.ReloadPolicy(); err != nil {
 		log.Error("SIGHUP: policy reload failed, the previous policy stays in force", zap.Error(err))
 		return
 	}
