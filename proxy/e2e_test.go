@@ -258,6 +258,11 @@ func TestCancelWithAttention(t *testing.T) {
 	h := newHarness(t, harnessOpts{})
 	db := h.open("encrypt=disable")
 	db.SetMaxOpenConns(1)
+	// Log in first: under load a login can take longer than the 200 ms
+	// below, and a cancel that lands during the login sends no Attention.
+	if err := db.Ping(); err != nil {
+		t.Fatal(err)
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
 	defer cancel()
 	start := time.Now()

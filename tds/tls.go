@@ -1,6 +1,7 @@
 package tds
 
 import (
+	"bytes"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -100,13 +101,22 @@ func strictTLSConfig(cfg *tls.Config) *tls.Config {
 // owner switches it to raw pass-through, or to record mode, which never reads
 // past the end of the current TLS record, so that plaintext following a
 // login-only TLS record stays unread in the socket.
+//
+// A PRELOGIN message spanning several packets is sent with ONE Write on the
+// socket: Microsoft's ODBC Driver 18 (msodbcsql, mssql-python) fails the
+// handshake with SEC_E_INVALID_TOKEN (0x80090308) when the server's first
+// flight (ServerHello … ServerHelloDone, three 512-byte packets with an RSA
+// 2048 certificate) arrives with a pause right after its second packet, as
+// happens when the writer is descheduled between per-packet writes under
+// load. One Write lets the flight arrive whole.
 type preloginConn struct {
 	net.Conn
 	mode        int
 	pr          *PacketReader
 	pw          *PacketWriter
-	pending     []byte // unread payload of the current PRELOGIN packet
-	acceptReply bool   // client side: servers may answer with type 4 packets
+	pending     []byte       // unread payload of the current PRELOGIN packet
+	acceptReply bool         // client side: servers may answer with type 4 packets
+	out         bytes.Buffer // wrapped mode: the packets of one message, sent in one Write
 
 	hdr      [5]byte // record mode: current TLS record header
 	hdrLeft  int     // header bytes not yet returned
@@ -120,12 +130,13 @@ const (
 )
 
 func newPreloginConn(c net.Conn, acceptReply bool) *preloginConn {
-	return &preloginConn{
+	pc := &preloginConn{
 		Conn:        c,
 		pr:          NewPacketReader(c, MaxPacketSize),
-		pw:          NewPacketWriter(c, handshakePacketSize),
 		acceptReply: acceptReply,
 	}
+	pc.pw = NewPacketWriter(&pc.out, handshakePacketSize)
+	return pc
 }
 
 func (c *preloginConn) Read(b []byte) (int, error) {
@@ -176,8 +187,13 @@ func (c *preloginConn) Write(b []byte) (int, error) {
 	if c.mode != modeWrapped {
 		return c.Conn.Write(b)
 	}
+	// The buffer is dropped afterwards: the conn outlives the handshake.
+	defer func() { c.out = bytes.Buffer{} }()
 	if err := c.pw.WriteMessage(PacketPrelogin, 0, b); err != nil {
 		return 0, err
+	}
+	if _, err := c.Conn.Write(c.out.Bytes()); err != nil {
+		return 0, fmt.Errorf("tds: writing %v message: %w", PacketPrelogin, err)
 	}
 	return len(b), nil
 }

@@ -124,8 +124,8 @@ start_all() {
 		--backend-encrypt disable --admin-listen "$ADMIN_PROXY" --log-level warn \
 		>"$OUT/tdsproxy.log" 2>&1 &
 	PROXY_PID=$!; PIDS+=("$PROXY_PID")
-	"$OUT/bin/tdsproxy" serve --listen "$ROUTED_ADDR" --primary "$SIM_ADDR" --replica "$REPLICA_ADDR" \
-		--backend-encrypt disable --admin-listen "$ADMIN_ROUTED" --log-level warn \
+	TDSPROXY_MONITOR_PASSWORD=$PASS "$OUT/bin/tdsproxy" serve --listen "$ROUTED_ADDR" --primary "$SIM_ADDR" \
+		--replica "$REPLICA_ADDR" --monitor-user "$USER" --backend-encrypt disable --admin-listen "$ADMIN_ROUTED" --log-level warn \
 		>"$OUT/tdsproxy-routed.log" 2>&1 &
 	ROUTED_PID=$!; PIDS+=("$ROUTED_PID")
 	"$OUT/bin/tdsproxy" serve --listen "$POLICY_ADDR" --primary "$SIM_ADDR" --policy "$POLICY_FILE" \
