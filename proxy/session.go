@@ -155,9 +155,17 @@ func (s *session) run() error {
 	cfg := &s.srv.cfg
 	ctx, cancel := context.WithTimeout(context.Background(), cfg.LoginTimeout)
 	defer cancel()
+	// loginPhase guards the deadline: the timeout callback may only abort
+	// I/O while the handshake is still running, never after it succeeded.
+	var loginPhase struct {
+		sync.Mutex
+		over bool
+	}
 	stop := context.AfterFunc(ctx, func() {
 		// Abort blocked handshake I/O when the login phase times out.
-		if ctx.Err() == context.DeadlineExceeded {
+		loginPhase.Lock()
+		defer loginPhase.Unlock()
+		if !loginPhase.over && ctx.Err() == context.DeadlineExceeded {
 			s.raw.SetDeadline(time.Unix(1, 0))
 		}
 	})
@@ -185,6 +193,9 @@ func (s *session) run() error {
 	// login-timeout covers the client's handshake only; the backend login
 	// has its own backend-connect-timeout.
 	stop()
+	loginPhase.Lock()
+	loginPhase.over = true
+	loginPhase.Unlock()
 	cancel()
 	s.raw.SetDeadline(time.Time{})
 	s.conn = res.Conn
