@@ -69,8 +69,10 @@ LARGE_QUERY=${LARGE_QUERY:-SELECT TOP 10000 * FROM demo.dbo.numbers}
 WIDE_DEFAULT="SELECT TOP 10000 n, REPLICATE(N'x', 200) AS pad FROM demo.dbo.numbers"
 WIDE_QUERY=${WIDE_QUERY:-$WIDE_DEFAULT}
 
-# The whole run is bounded: a watchdog ends it after 15 minutes whatever
-# happens.
+# The whole run is bounded: every tdsload run by RUN_LIMIT seconds (a
+# connection stuck in a login is killed), and a watchdog ends the script
+# after DEADLINE seconds whatever happens.
+RUN_LIMIT=${RUN_LIMIT:-240}
 DEADLINE=${DEADLINE:-900}
 
 PIDS=()
@@ -189,14 +191,14 @@ if [[ ${SKIP_LOAD:-0} != 1 ]]; then
 		pids=(-pid "direct=$SIM_PID" -pid "proxied=$PROXY_PID" -pid "routed=$ROUTED_PID" -pid "policy=$POLICY_PID")
 		la=$(load_avg)
 		log "round $r/$ROUNDS: SELECT 1 at $CONNS conns (order ${order[*]}), load $la"
-		"$OUT/bin/tdsload" -json "${targets[@]}" "${pids[@]}" -conns "$CONNS" -duration "$DUR" -warmup "$WARMUP" \
+		timeout -k 5 "$RUN_LIMIT" "$OUT/bin/tdsload" -json "${targets[@]}" "${pids[@]}" -conns "$CONNS" -duration "$DUR" -warmup "$WARMUP" \
 			-query "SELECT 1" | jq -c --arg r "$r" --arg la "$la" '. + {bench: "select1", round: ($r|tonumber), load: $la}' \
 			>>"$OUT/load.jsonl"
 		for b in large wide; do
 			if [[ $b == large ]]; then q=$LARGE_QUERY; else q=$WIDE_QUERY; fi
 			la=$(load_avg)
 			log "round $r/$ROUNDS: $b 10,000-row result at $LARGE_CONNS conns, load $la"
-			"$OUT/bin/tdsload" -json "${targets[@]}" "${pids[@]}" -conns "$LARGE_CONNS" -duration "$DUR" -warmup "$WARMUP" \
+			timeout -k 5 "$RUN_LIMIT" "$OUT/bin/tdsload" -json "${targets[@]}" "${pids[@]}" -conns "$LARGE_CONNS" -duration "$DUR" -warmup "$WARMUP" \
 				-query "$q" | jq -c --arg r "$r" --arg la "$la" --arg b "$b" '. + {bench: $b, round: ($r|tonumber), load: $la}' \
 				>>"$OUT/load.jsonl"
 		done
@@ -255,6 +257,15 @@ heap_sampler() { # heap_sampler ADMIN FILE: max of heap_b every 0.5 s into FILE
 }
 
 if [[ ${SKIP_IDLE:-0} != 1 ]]; then
+	# The simulator holds 5 file descriptors per connection (the socket and
+	# its SQLite database and WAL files for master and demo), and every
+	# proxied connection is also a simulator connection: cap IDLE to what
+	# the descriptor limit allows.
+	max_idle=$((($(ulimit -n) - 500) / 5))
+	if ((IDLE > max_idle)); then
+		log "idle: IDLE=$IDLE would exhaust the simulator's file descriptors (ulimit -n $(ulimit -n), 5 per connection): using $max_idle"
+		IDLE=$max_idle
+	fi
 	: >"$OUT/idle.txt"
 	for t in direct proxied; do
 		# Fresh processes for each, so that freed-but-kept memory of one
@@ -267,7 +278,7 @@ if [[ ${SKIP_IDLE:-0} != 1 ]]; then
 		if [[ $t == direct ]]; then addr=$SIM_ADDR; pid=$SIM_PID; else addr=$PROXY_ADDR; pid=$PROXY_PID; fi
 		log "idle: $IDLE connections $t, hold $IDLE_HOLD, load $(load_avg)"
 		heap_sampler "$ADMIN_PROXY" "$OUT/idle-heap" & SAMP3=$!; PIDS+=("$SAMP3")
-		"$OUT/bin/tdsload" -idle "$IDLE" -target "$t=$(dsn "$addr")" -pid "$t=$pid" -duration "$IDLE_HOLD" \
+		timeout -k 5 "$RUN_LIMIT" "$OUT/bin/tdsload" -idle "$IDLE" -target "$t=$(dsn "$addr")" -pid "$t=$pid" -duration "$IDLE_HOLD" \
 			| tee -a "$OUT/idle.txt" || log "idle $t: tdsload failed (see above)"
 		kill "$SAMP" "$SAMP2" "$SAMP3" 2>/dev/null || true
 		simmax=$(cat "$OUT/idle-sim-max"); pxmax=$(cat "$OUT/idle-proxy-max"); heap1=$(cat "$OUT/idle-heap")
