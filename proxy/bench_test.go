@@ -22,37 +22,7 @@ func BenchmarkProxySelect1(b *testing.B) {
 	for _, conns := range []int{1, 16, 64} {
 		for _, target := range targets {
 			b.Run(fmt.Sprintf("%s/conns=%d", target.name, conns), func(b *testing.B) {
-				db, err := sql.Open("sqlserver", target.dsn)
-				if err != nil {
-					b.Fatal(err)
-				}
-				defer db.Close()
-				db.SetMaxOpenConns(conns)
-				db.SetMaxIdleConns(conns)
-				warm(b, db, conns)
-				var next atomic.Int64
-				var wg sync.WaitGroup
-				errs := make(chan error, conns)
-				b.ResetTimer()
-				for range conns {
-					wg.Add(1)
-					go func() {
-						defer wg.Done()
-						var one int
-						for next.Add(1) <= int64(b.N) {
-							if err := db.QueryRow("SELECT 1").Scan(&one); err != nil {
-								errs <- err
-								return
-							}
-						}
-					}()
-				}
-				wg.Wait()
-				b.StopTimer()
-				close(errs)
-				for err := range errs {
-					b.Fatal(err)
-				}
+				benchSelect1(b, target.dsn, conns)
 			})
 		}
 	}
@@ -74,5 +44,41 @@ func warm(b *testing.B, db *sql.DB, n int) {
 	}
 	for _, c := range conns {
 		c.Close()
+	}
+}
+
+// benchSelect1 runs b.N "SELECT 1" round trips against dsn from conns
+// concurrent connections, after warming the pool.
+func benchSelect1(b *testing.B, dsn string, conns int) {
+	db, err := sql.Open("sqlserver", dsn)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer db.Close()
+	db.SetMaxOpenConns(conns)
+	db.SetMaxIdleConns(conns)
+	warm(b, db, conns)
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	errs := make(chan error, conns)
+	b.ResetTimer()
+	for range conns {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			var one int
+			for next.Add(1) <= int64(b.N) {
+				if err := db.QueryRow("SELECT 1").Scan(&one); err != nil {
+					errs <- err
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	b.StopTimer()
+	close(errs)
+	for err := range errs {
+		b.Fatal(err)
 	}
 }

@@ -1,10 +1,7 @@
 package proxy
 
 import (
-	"database/sql"
 	"fmt"
-	"sync"
-	"sync/atomic"
 	"testing"
 )
 
@@ -25,37 +22,7 @@ func BenchmarkRoutingOverhead(b *testing.B) {
 	for _, conns := range []int{1, 16} {
 		for _, target := range targets {
 			b.Run(fmt.Sprintf("%s/conns=%d", target.name, conns), func(b *testing.B) {
-				db, err := sql.Open("sqlserver", target.dsn)
-				if err != nil {
-					b.Fatal(err)
-				}
-				defer db.Close()
-				db.SetMaxOpenConns(conns)
-				db.SetMaxIdleConns(conns)
-				warm(b, db, conns)
-				var next atomic.Int64
-				var wg sync.WaitGroup
-				errs := make(chan error, conns)
-				b.ResetTimer()
-				for range conns {
-					wg.Add(1)
-					go func() {
-						defer wg.Done()
-						var one int
-						for next.Add(1) <= int64(b.N) {
-							if err := db.QueryRow("SELECT 1").Scan(&one); err != nil {
-								errs <- err
-								return
-							}
-						}
-					}()
-				}
-				wg.Wait()
-				b.StopTimer()
-				close(errs)
-				for err := range errs {
-					b.Fatal(err)
-				}
+				benchSelect1(b, target.dsn, conns)
 			})
 		}
 	}
