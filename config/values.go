@@ -12,6 +12,8 @@ import (
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/tdsproxy/tdsproxy/internal/textdist"
+
 	"github.com/tdsproxy/tdsproxy/proxy"
 )
 
@@ -255,30 +257,9 @@ func suggest(key string) string {
 		if st.key == norm || st.flagName() == norm {
 			return st.key
 		}
-		if d := editDistance(norm, st.key); d < bestDist {
+		if d := textdist.Levenshtein(norm, st.key); d < bestDist {
 			best, bestDist = st.key, d
 		}
 	}
 	return best
-}
-
-// editDistance is the Levenshtein distance between a and b.
-func editDistance(a, b string) int {
-	prev := make([]int, len(b)+1)
-	cur := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		cur[0] = i
-		for j := 1; j <= len(b); j++ {
-			cost := 1
-			if a[i-1] == b[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-		}
-		prev, cur = cur, prev
-	}
-	return prev[len(b)]
 }

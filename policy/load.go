@@ -12,6 +12,8 @@ import (
 	"strings"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/tdsproxy/tdsproxy/internal/textdist"
 )
 
 // Problem is one thing wrong in a policy file.
@@ -208,7 +210,7 @@ func contains(list []string, s string) bool {
 func suggest(got string, known []string) string {
 	best, bestD := "", 3
 	for _, k := range known {
-		if d := editDistance(strings.ToLower(got), k); d < bestD {
+		if d := textdist.Levenshtein(strings.ToLower(got), k); d < bestD {
 			best, bestD = k, d
 		}
 	}
@@ -216,26 +218,6 @@ func suggest(got string, known []string) string {
 		return fmt.Sprintf("did you mean %q?", best)
 	}
 	return "expected one of: " + strings.Join(known, ", ")
-}
-
-func editDistance(a, b string) int {
-	prev := make([]int, len(b)+1)
-	cur := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		cur[0] = i
-		for j := 1; j <= len(b); j++ {
-			cost := 1
-			if a[i-1] == b[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-		}
-		prev, cur = cur, prev
-	}
-	return prev[len(b)]
 }
 
 func (c *compiler) scalar(n *yaml.Node, what string) (string, bool) {
