@@ -24,7 +24,10 @@ import json
 import os
 import sys
 import time
-import uuid
+
+# Shared DB-API helpers (describe, scalar, the login and types scenarios).
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "pycommon"))
+from dbapi import describe, scalar, observe_login, observe_types  # noqa: E402
 
 ENV = os.environ
 CLIENT = ENV.get("TDS_CLIENT", "")
@@ -121,22 +124,6 @@ def version():
     return "%s (%s)" % (md.version("mssql-python"), core)
 
 
-def describe(v):
-    """A value as {"type": client type name, "value": JSON-friendly form}."""
-    t = type(v).__name__
-    if v is None:
-        return {"type": "None", "value": None}
-    if isinstance(v, (bytes, bytearray, memoryview)):
-        return {"type": t, "value": bytes(v).hex()}
-    if isinstance(v, decimal.Decimal):
-        return {"type": t, "value": str(v)}
-    if isinstance(v, (datetime.datetime, datetime.date, datetime.time)):
-        return {"type": t, "value": v.isoformat()}
-    if isinstance(v, uuid.UUID):
-        return {"type": t, "value": str(v)}
-    return {"type": t, "value": v}
-
-
 def mssql_python_sqlstate(e):
     """The SQLSTATE behind a mssql-python exception. The driver exposes neither the native
     error number nor the SQLSTATE, only an exception class and a text chosen by SQLSTATE
@@ -170,17 +157,6 @@ def error_info(e):
     return {"number": number, "message": msg, "class": cls}
 
 
-def scalar(conn, sql, params=None):
-    cur = conn.cursor()
-    if params is None:
-        cur.execute(sql)
-    else:
-        cur.execute(sql, params)
-    row = cur.fetchone()
-    cur.close()
-    return row[0]
-
-
 PARAMS = (41, u"h\u00e9llo w\u00f6rld \u2603", decimal.Decimal("12.3450"), datetime.datetime(2024, 2, 29, 13, 45, 30))
 
 
@@ -188,21 +164,13 @@ PARAMS = (41, u"h\u00e9llo w\u00f6rld \u2603", decimal.Decimal("12.3450"), datet
 
 def mp_login():
     conn = mssql_python_connect()
-    out["server_name"] = scalar(conn, "SELECT @@SERVERNAME")
-    out["database"] = scalar(conn, "SELECT DB_NAME()")
-    out["one"] = scalar(conn, "SELECT 1")
+    observe_login(conn, out)
     conn.close()
 
 
 def mp_types():
     conn = mssql_python_connect()
-    cur = conn.cursor()
-    cur.execute("SELECT * FROM dbo.all_types ORDER BY id")
-    names = [d[0] for d in cur.description]
-    rows = cur.fetchall()
-    out["row_count"] = len(rows)
-    for key, row in zip(("row1", "row2"), rows):
-        out[key] = {n: describe(v) for n, v in zip(names, row)}
+    observe_types(conn, out)
     conn.close()
 
 

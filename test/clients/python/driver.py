@@ -26,7 +26,10 @@ import os
 import sys
 import threading
 import time
-import uuid
+
+# Shared DB-API helpers (describe, scalar, the login and types scenarios).
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "pycommon"))
+from dbapi import describe, scalar, observe_login, observe_types  # noqa: E402
 
 ENV = os.environ
 CLIENT = ENV.get("TDS_CLIENT", "")
@@ -108,22 +111,6 @@ def placeholder():
 
 # ---------------------------------------------------------------- values
 
-def describe(v):
-    """A value as {"type": client type name, "value": JSON-friendly form}."""
-    t = type(v).__name__
-    if v is None:
-        return {"type": "None", "value": None}
-    if isinstance(v, (bytes, bytearray, memoryview)):
-        return {"type": t, "value": bytes(v).hex()}
-    if isinstance(v, decimal.Decimal):
-        return {"type": t, "value": str(v)}
-    if isinstance(v, (datetime.datetime, datetime.date, datetime.time)):
-        return {"type": t, "value": v.isoformat()}
-    if isinstance(v, uuid.UUID):
-        return {"type": t, "value": str(v)}
-    return {"type": t, "value": v}
-
-
 def error_info(e):
     """Error number (when the client exposes it natively) and message text."""
     number = None
@@ -145,36 +132,17 @@ def error_info(e):
     return {"number": number, "message": msg, "class": type(e).__name__}
 
 
-def scalar(conn, sql, params=None):
-    cur = conn.cursor()
-    if params is None:
-        cur.execute(sql)
-    else:
-        cur.execute(sql, params)
-    row = cur.fetchone()
-    cur.close()
-    return row[0]
-
-
 # ---------------------------------------------------------------- scenarios
 
 def s_login():
     conn = connect()
-    out["server_name"] = scalar(conn, "SELECT @@SERVERNAME")
-    out["database"] = scalar(conn, "SELECT DB_NAME()")
-    out["one"] = scalar(conn, "SELECT 1")
+    observe_login(conn, out)
     conn.close()
 
 
 def s_types():
     conn = connect()
-    cur = conn.cursor()
-    cur.execute("SELECT * FROM dbo.all_types ORDER BY id")
-    names = [d[0] for d in cur.description]
-    rows = cur.fetchall()
-    out["row_count"] = len(rows)
-    for key, row in zip(("row1", "row2"), rows):
-        out[key] = {n: describe(v) for n, v in zip(names, row)}
+    observe_types(conn, out)
     conn.close()
 
 
