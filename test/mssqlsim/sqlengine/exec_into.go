@@ -11,11 +11,7 @@ import (
 // replicate), inside a savepoint when no transaction is open.
 func (ex *execCtx) selectIntoExec(tr *translation) error {
 	s := ex.s
-	args, err := ex.bindArgs(tr)
-	if err != nil {
-		return err
-	}
-	ps, err := s.prepare(ex.ctx, tr.sql)
+	ps, args, err := ex.prepareTranslation(tr)
 	if err != nil {
 		return err
 	}

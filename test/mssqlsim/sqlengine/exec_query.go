@@ -295,17 +295,41 @@ func (ex *execCtx) done(d StatementResult) error {
 	return nil
 }
 
-// query runs a row-returning translation and streams its result.
-func (ex *execCtx) query(tr *translation, send bool) error {
+// prepareTranslation binds tr's variables and prepares its SQL on the
+// session's connection (statements are prepared once per session).
+func (ex *execCtx) prepareTranslation(tr *translation) (driver.Stmt, []driver.NamedValue, error) {
 	args, err := ex.bindArgs(tr)
 	if err != nil {
-		return err
+		return nil, nil, err
 	}
 	ps, err := ex.s.prepare(ex.ctx, tr.sql)
 	if err != nil {
-		return err
+		return nil, nil, err
 	}
-	rows, err := ps.(driver.StmtQueryContext).QueryContext(ex.ctx, args)
+	return ps, args, nil
+}
+
+// queryTranslation runs tr as a row-returning statement.
+func (ex *execCtx) queryTranslation(tr *translation) (driver.Rows, error) {
+	ps, args, err := ex.prepareTranslation(tr)
+	if err != nil {
+		return nil, err
+	}
+	return ps.(driver.StmtQueryContext).QueryContext(ex.ctx, args)
+}
+
+// execTranslation runs tr as a statement without rows.
+func (ex *execCtx) execTranslation(tr *translation) (driver.Result, error) {
+	ps, args, err := ex.prepareTranslation(tr)
+	if err != nil {
+		return nil, err
+	}
+	return ps.(driver.StmtExecContext).ExecContext(ex.ctx, args)
+}
+
+// query runs a row-returning translation and streams its result.
+func (ex *execCtx) query(tr *translation, send bool) error {
+	rows, err := ex.queryTranslation(tr)
 	if err != nil {
 		return err
 	}
@@ -455,15 +479,7 @@ func (ex *execCtx) execDML(st *stmt) error {
 
 // execWrite runs a statement that returns no rows and reports its count.
 func (ex *execCtx) execWrite(tr *translation, kind stmtKind) error {
-	args, err := ex.bindArgs(tr)
-	if err != nil {
-		return err
-	}
-	ps, err := ex.s.prepare(ex.ctx, tr.sql)
-	if err != nil {
-		return err
-	}
-	res, err := ps.(driver.StmtExecContext).ExecContext(ex.ctx, args)
+	res, err := ex.execTranslation(tr)
 	if err != nil {
 		return err
 	}
@@ -506,15 +522,7 @@ func (ex *execCtx) scalar(st *stmt, toks []token) (any, error) {
 	if err := ex.s.refreshCatalogs(tr.sql); err != nil {
 		return nil, err
 	}
-	args, err := ex.bindArgs(tr)
-	if err != nil {
-		return nil, err
-	}
-	ps, err := ex.s.prepare(ex.ctx, tr.sql)
-	if err != nil {
-		return nil, err
-	}
-	rows, err := ps.(driver.StmtQueryContext).QueryContext(ex.ctx, args)
+	rows, err := ex.queryTranslation(tr)
 	if err != nil {
 		return nil, err
 	}
