@@ -263,8 +263,12 @@ func TestCancelWithAttention(t *testing.T) {
 	if err := db.Ping(); err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	// A cancel, not a deadline: go-mssqldb treats context.DeadlineExceeded
+	// as a net.Error and discards the connection, which would hide whether
+	// the proxy kept the session consistent after DONE_ATTN.
+	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
+	time.AfterFunc(200*time.Millisecond, cancel)
 	start := time.Now()
 	_, err := db.ExecContext(ctx, "WAITFOR DELAY '00:00:05'")
 	if err == nil {
@@ -285,6 +289,9 @@ func TestCancelWithAttention(t *testing.T) {
 	}
 	if h.srv.sessionCount() != 1 {
 		t.Errorf("sessions = %d, want the one session kept", h.srv.sessionCount())
+	}
+	if n := h.logs.FilterMessage("session logged in").Len(); n != 1 {
+		t.Errorf("%d logins, want 1: the client dropped its connection after the cancel", n)
 	}
 }
 
