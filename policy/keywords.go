@@ -276,15 +276,22 @@ func equalFoldASCII(upper, word string) bool {
 		return false
 	}
 	for i := 0; i < len(word); i++ {
-		c := word[i]
-		if c >= 'a' && c <= 'z' {
-			c -= 'a' - 'A'
-		}
-		if c != upper[i] {
+		if upperASCII[word[i]] != upper[i] {
 			return false
 		}
 	}
 	return true
 }
+
+// upperASCII maps a-z to A-Z and every other byte to itself.
+var upperASCII = func() (t [256]byte) {
+	for c := range t {
+		t[c] = byte(c)
+	}
+	for c := 'a'; c <= 'z'; c++ {
+		t[c] = byte(c - 'a' + 'A')
+	}
+	return t
+}()
 
 func (k kw) reserved() bool { return kwInfos[k].reserved }

@@ -108,6 +108,7 @@ func FuzzLex(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, src string) {
 		checkRoundTrip(t, src)
+		checkSignificant(t, src)
 	})
 }
 

@@ -25,18 +25,23 @@ type parser struct {
 	toks   []stok
 	pos    int
 	out    []Statement
-	db     string   // database chosen by USE earlier in this text
-	depth  int      // BEGIN…END nesting
-	bump   int      // extra depth for the statement after IF, WHILE or ELSE
-	level  int      // dynamic SQL nesting
-	first  bool     // the next statement is the first of the batch
-	parens int      // current parenthesis nesting
-	sc     *scratch // pooled token buffers
+	db     string // database chosen by USE earlier in this text
+	depth  int    // BEGIN…END nesting
+	bump   int    // extra depth for the statement after IF, WHILE or ELSE
+	level  int    // dynamic SQL nesting
+	first  bool   // the next statement is the first of the batch
+	parens int    // current parenthesis nesting
 	// untrusted is set when the text has a token the lexer does not
 	// understand; run guarantees the result then contains an unknown access.
 	untrusted bool
-	endTok    stok  // returned by tok past the end
-	ctes      []cte // CTEs of the statement being parsed
+	// danger is set when some word is a dangerous keyword (see safetyNet).
+	danger bool
+	// b0 is the builder of the first statement, so a one-statement text
+	// allocates none; b0used says it is taken.
+	b0     builder
+	b0used bool
+	endTok stok  // returned by tok past the end
+	ctes   []cte // CTEs of the statement being parsed
 	// cteIndex maps lower-case CTE names to ctes indexes once there are many.
 	cteIndex map[string]int
 	// pending holds the accesses of a WITH clause for the statement it precedes.
@@ -80,15 +85,35 @@ type alias struct {
 	reads   []Object // objects read by the derived table
 }
 
+// accessSlab is the first allocation of a statement that names objects:
+// room for its first accesses and the objects they point to, in one piece.
+type accessSlab struct {
+	acc  [4]Access
+	objs [4]Object
+}
+
 func (b *builder) add(action Kind, obj *Object) {
-	b.st.Accesses = append(b.st.Accesses, Access{Action: action, Object: obj})
+	b.push(Access{Action: action, Object: obj})
+}
+
+// push appends an access, making room for a few at the first.
+func (b *builder) push(a Access) {
+	if cap(b.st.Accesses) == 0 {
+		b.st.Accesses = make([]Access, 0, 4)
+	}
+	b.st.Accesses = append(b.st.Accesses, a)
 }
 
 // addObj adds an access on a copy of o. Copies live in small slabs that
 // are never grown in place, so earlier pointers stay valid.
 func (b *builder) addObj(action Kind, o Object) {
 	if len(b.objs) == cap(b.objs) {
-		b.objs = make([]Object, 0, 4)
+		if cap(b.st.Accesses) == 0 {
+			slab := new(accessSlab)
+			b.st.Accesses, b.objs = slab.acc[:0], slab.objs[:0]
+		} else {
+			b.objs = make([]Object, 0, 4)
+		}
 	}
 	b.objs = append(b.objs, o)
 	b.st.Accesses = append(b.st.Accesses, Access{Action: action, Object: &b.objs[len(b.objs)-1]})
@@ -102,7 +127,7 @@ func (b *builder) unknown(reason string) {
 		}
 	}
 	b.reasons = append(b.reasons, reason)
-	b.st.Accesses = append(b.st.Accesses, Access{Action: KindUnknown, Reason: reason})
+	b.push(Access{Action: KindUnknown, Reason: reason})
 }
 
 // scope is the state of a walk over one clause sequence: a statement body,
@@ -118,53 +143,30 @@ type scope struct {
 	cont func(i int) bool
 }
 
-// scratch holds the token buffers of one parse, reused through a pool.
-type scratch struct {
-	toks []stok
-}
+// parserPool recycles parsers with their token buffers: a classification
+// then allocates only what it returns.
+var parserPool = sync.Pool{New: func() any { return new(parser) }}
 
-var scratchPool = sync.Pool{New: func() any { return new(scratch) }}
-
-// maxPooledTokens bounds the buffers kept in the pool.
+// maxPooledTokens bounds the token buffers kept in the pool.
 const maxPooledTokens = 1 << 14
 
 func newParser(src string, level int) *parser {
-	sc := scratchPool.Get().(*scratch)
-	toks := sc.toks[:0]
-	untrusted := false
-	for i := 0; i < len(src); {
-		end, kind, bad := lexOne(src, i)
-		start := i
-		i = end
-		switch kind {
-		case TokSpace:
-			continue
-		case TokLineComment, TokBlockComment:
-			if !bad {
-				continue
-			}
-			kind = TokInvalid // a comment the classifier cannot trust
-		}
-		untrusted = untrusted || bad || kind == TokInvalid
-		t := stok{kind: kind, bad: bad, start: start, end: end}
-		if kind == TokWord {
-			t.kw = lookupKw(src[start:end])
-		}
-		toks = append(toks, t)
-	}
-	sc.toks = toks
-	return &parser{src: src, toks: toks, level: level, first: true, withStart: -1, sc: sc, untrusted: untrusted}
+	p := parserPool.Get().(*parser) // zero but for a reusable toks buffer (see release)
+	p.toks, p.untrusted, p.danger = appendSignificant(p.toks[:0], src)
+	p.src, p.level, p.first, p.withStart = src, level, true, -1
+	return p
 }
 
-// release returns the parser's buffers to the pool; the parser must not be
-// used afterwards.
+// release returns the parser to the pool; the parser must not be used
+// afterwards. It keeps no reference to the text or the results.
 func (p *parser) release() {
-	sc := p.sc
-	p.sc, p.toks = nil, nil
-	if sc == nil || cap(sc.toks) > maxPooledTokens {
+	toks := p.toks
+	*p = parser{}
+	if cap(toks) > maxPooledTokens {
 		return
 	}
-	scratchPool.Put(sc)
+	p.toks = toks[:0]
+	parserPool.Put(p)
 }
 
 // tok returns token i, or an end token (kind TokInvalid, kw none, empty)
@@ -259,9 +261,17 @@ func (p *parser) batch() {
 
 // begin starts a statement of kind k at the current token.
 func (p *parser) begin(k Kind) *builder {
-	b := &builder{st: Statement{Kind: k, Start: p.tok(p.pos).start, Depth: p.depth + p.bump}, tokStart: p.pos}
+	var b *builder
+	if !p.b0used { // p.b0 is zero: release cleared it
+		p.b0used = true
+		b = &p.b0
+	} else {
+		b = new(builder)
+	}
+	b.st = Statement{Kind: k, Start: p.tok(p.pos).start, Depth: p.depth + p.bump}
+	b.tokStart = p.pos
 	b.aliases = b.aliasBuf[:0]
-	b.st.Accesses = make([]Access, 0, 4)
+	// Accesses are allocated by the first add (addObj takes a slab).
 	p.bump = 0
 	if p.withStart >= 0 {
 		b.st.Start = p.withStart
@@ -279,8 +289,10 @@ func (p *parser) finish(b *builder) {
 	if b.target != nil {
 		p.resolveTarget(b)
 	}
-	if len(b.st.Accesses) == 0 || !hasAction(b.st.Accesses, b.st.Kind) {
-		b.st.Accesses = append([]Access{{Action: b.st.Kind}}, b.st.Accesses...)
+	if !hasAction(b.st.Accesses, b.st.Kind) { // the statement's own kind comes first
+		b.st.Accesses = append(b.st.Accesses, Access{})
+		copy(b.st.Accesses[1:], b.st.Accesses)
+		b.st.Accesses[0] = Access{Action: b.st.Kind}
 	}
 	p.safetyNet(b)
 	end := p.pos
@@ -334,6 +346,9 @@ var dangerous = func() (t [numKw]bool) {
 // depth against classifier bugs): FOR UPDATE of a cursor and INTO @variable
 // are the only allowed uses.
 func (p *parser) safetyNet(b *builder) {
+	if !p.danger {
+		return // no dangerous keyword anywhere in the text
+	}
 	for _, a := range b.st.Accesses {
 		if !a.Action.IsRead() {
 			return
@@ -403,7 +418,7 @@ func (p *parser) resolveTarget(b *builder) {
 			return
 		}
 	}
-	b.add(b.targetAs, &t)
+	b.addObj(b.targetAs, t)
 }
 
 // walk consumes the tokens of the current statement (or parenthesised part)

@@ -145,11 +145,20 @@ var ErrBadRequest = errors.New("policy: bad request")
 func ClassifyText(text string) *Classification {
 	p := newParser(text, 0)
 	defer p.release()
+	// One allocation holds the result and its first statement.
+	r := new(classificationBuf)
+	p.out = r.first[:0]
 	p.run()
-	if len(p.out) == 0 {
-		return &Classification{}
+	if len(p.out) > 0 {
+		r.c.Statements = p.out
 	}
-	return &Classification{Statements: p.out}
+	return &r.c
+}
+
+// classificationBuf is a Classification with room for one statement.
+type classificationBuf struct {
+	c     Classification
+	first [1]Statement
 }
 
 // Classify classifies a request without a cache. It always returns a

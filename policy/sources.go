@@ -319,21 +319,29 @@ var methodNames = map[string]bool{
 // '(' calls a user-defined function, which is a read of that object.
 func (p *parser) word(s *scope) {
 	// Fast path: skip column references (a, t.a, db.s.t.a) that are not
-	// function calls without building names.
+	// function calls without building names. Past the last token, a kind
+	// reads as TokInvalid (as p.tok gives).
+	toks := p.toks
 	j := p.pos
-	bad := p.tok(j).bad
-	for p.tok(j+1).kind == TokDot && p.isNamePart(j+2) {
+	if j >= len(toks) {
+		p.pos++
+		return
+	}
+	bad := toks[j].bad
+	for j+2 < len(toks) && toks[j+1].kind == TokDot && p.isNamePart(j+2) {
 		j += 2
-		bad = bad || p.tok(j).bad
+		bad = bad || toks[j].bad
 	}
 	if bad {
 		s.b.unknown("identifier the classifier does not understand")
 	}
-	if j == p.pos || p.tok(j+1).kind != TokLParen {
-		if p.tok(j+1).kind != TokDot { // a trailing dot (db..t, t.*) takes the slow path
-			p.pos = j + 1
-			return
-		}
+	next := TokInvalid
+	if j+1 < len(toks) {
+		next = toks[j+1].kind
+	}
+	if (j == p.pos || next != TokLParen) && next != TokDot { // a trailing dot (db..t, t.*) takes the slow path
+		p.pos = j + 1
+		return
 	}
 	start := p.pos
 	o, st := p.name()

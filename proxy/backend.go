@@ -1,10 +1,11 @@
 package proxy
 
 import (
-	"bufio"
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"strconv"
 	"sync"
@@ -18,10 +19,70 @@ import (
 // maxRoutingHops bounds how many routing ENVCHANGEs one login follows.
 const maxRoutingHops = 3
 
-// readBufferSize is the read buffer of each leg: a packet header and a
-// small payload arrive in one read system call; larger payloads are read
+// readBufferSize is the read buffer of the client leg: a packet header and
+// a small request arrive in one read system call; larger payloads are read
 // directly into the packet buffer.
 const readBufferSize = 1024
+
+// backendReadSize is the read buffer of a backend leg while a response
+// streams: several packets per read system call when the backend is ahead.
+// It comes from a pool and goes back between responses (backend.release).
+const backendReadSize = 32 << 10
+
+var backendReadPool = sync.Pool{New: func() any {
+	b := make([]byte, backendReadSize)
+	return &b
+}}
+
+// leanReader buffers the reads of a backend connection in a pooled buffer
+// that it holds only while it has unread bytes or the owner is reading a
+// response: release gives it back. Not safe for concurrent use.
+type leanReader struct {
+	r   io.Reader
+	bp  *[]byte // the pooled buffer, or nil
+	buf []byte  // unread bytes, in *bp
+	err error   // a read error to return once buf is drained
+}
+
+// Read implements io.Reader.
+func (l *leanReader) Read(p []byte) (int, error) {
+	if len(l.buf) == 0 {
+		if l.err != nil {
+			err := l.err
+			l.err = nil
+			return 0, err
+		}
+		if len(p) >= backendReadSize {
+			return l.r.Read(p)
+		}
+		if l.bp == nil {
+			l.bp = backendReadPool.Get().(*[]byte)
+		}
+		n, err := l.r.Read(*l.bp)
+		l.buf = (*l.bp)[:n]
+		if n == 0 {
+			return 0, err
+		}
+		l.err = err
+	}
+	n := copy(p, l.buf)
+	l.buf = l.buf[n:]
+	return n, nil
+}
+
+// hasPacket reports whether a whole packet is buffered: reading it needs no
+// system call.
+func (l *leanReader) hasPacket() bool {
+	return len(l.buf) >= tds.HeaderLen && len(l.buf) >= int(binary.BigEndian.Uint16(l.buf[2:4]))
+}
+
+// release returns the buffer to the pool if no unread bytes are left in it.
+func (l *leanReader) release() {
+	if len(l.buf) == 0 && l.bp != nil {
+		backendReadPool.Put(l.bp)
+		l.bp, l.buf = nil, nil
+	}
+}
 
 // maxLoginResponse caps a backend's login response.
 const maxLoginResponse = 1 << 20
@@ -44,6 +105,7 @@ type backend struct {
 	conn       net.Conn // stream after the handshake (TLS or raw)
 	raw        net.Conn // the TCP connection
 	r          *tds.PacketReader
+	rd         *leanReader // under r
 	wmu        sync.Mutex
 	w          *tds.PacketWriter
 	packetSize int
@@ -61,6 +123,13 @@ func (b *backend) close() {
 			b.onClose()
 		}
 	})
+}
+
+// release gives the read buffers back to their pools: the backend leg holds
+// none between responses. Only the reader (the request loop) calls it.
+func (b *backend) release() {
+	b.r.Release()
+	b.rd.release()
 }
 
 // send writes one whole message to the backend.
@@ -193,10 +262,13 @@ func (s *session) loginTo(ctx context.Context, addr string, login *tds.Login7, c
 		conn.SetDeadline(dl) // the handshake clears its own deadlines
 	}
 	be.conn = conn
-	br := bufio.NewReaderSize(conn, readBufferSize)
+	be.rd = &leanReader{r: conn}
 	// The login response may come in packets of any size up to the maximum;
-	// this reader (and its packet buffer) is dropped after the login.
-	data, spid, err := readLoginResponse(tds.NewPacketReader(br, tds.MaxPacketSize))
+	// this reader is dropped after the login.
+	lpr := tds.NewPacketReader(be.rd, tds.MaxPacketSize)
+	data, spid, err := readLoginResponse(lpr)
+	lpr.Release()
+	be.rd.release()
 	if err != nil {
 		return nil, nil, unavailable("reading the backend's login response", err)
 	}
@@ -211,9 +283,8 @@ func (s *session) loginTo(ctx context.Context, addr string, login *tds.Login7, c
 		be.packetSize = lr.packetSize
 	}
 	be.tdsVersion = lr.tdsVersion
-	// Packets up to the negotiated size; the reader's buffer is that large
-	// for the session's life, so it is not made larger than needed.
-	be.r = tds.NewPacketReader(br, be.packetSize)
+	// Packets up to the negotiated size.
+	be.r = tds.NewPacketReader(be.rd, be.packetSize)
 	be.w = tds.NewPacketWriter(conn, be.packetSize)
 	ok = true
 	return be, lr, nil

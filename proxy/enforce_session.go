@@ -42,6 +42,10 @@ type sessionEnforcer struct {
 	calls   []rpcCallInfo
 	callIdx int
 
+	// dec is the request being decided, decoded once: routing uses it too
+	// (sessionRouting.requestInfo).
+	dec decodedRequest
+
 	// pending is the recorded, allowed request in flight whose result
 	// record is due when its response ends (audit.go); nil: none.
 	pending *pendingResult
@@ -203,18 +207,20 @@ func (se *sessionEnforcer) classify(msg *tds.Message, database string, tdsVersio
 	req := policy.Request{Login: se.login, AppName: se.app, Host: se.host, Database: database}
 	var c *policy.Classification
 	var unprepare []unprepareOp
+	dec := &se.dec
+	dec.decode(msg, tdsVersion)
 	switch msg.Type {
 	case tds.PacketSQLBatch:
 		req.Kind = policy.RequestBatch
-		if b, err := tds.DecodeSQLBatch(msg.Data, tdsVersion); err == nil {
-			req.Text = b.Text
-			c = se.e.classifyOne(req)
+		if dec.ok {
+			req.Text = dec.text
+			c = dec.classify(se.e.cls)
 		}
 	case tds.PacketTransMgr:
 		req.Kind = policy.RequestTM
-		if t, err := tds.DecodeTMRequest(msg.Data); err == nil {
-			req.TM = policy.TMKind(t.Type)
-			c = se.e.classifyOne(req)
+		if dec.ok {
+			req.TM = dec.tm
+			c = dec.classify(se.e.cls)
 		}
 	case tds.PacketBulkLoad:
 		req.Kind = policy.RequestBulkLoad
@@ -222,8 +228,8 @@ func (se *sessionEnforcer) classify(msg *tds.Message, database string, tdsVersio
 		c = se.e.classifyOne(req)
 	case tds.PacketRPC:
 		req.Kind = policy.RequestRPC
-		r, err := tds.DecodeRPCRequest(msg.Data, tdsVersion)
-		if err != nil || len(r.Calls) == 0 {
+		r := dec.rpc
+		if !dec.ok || len(r.Calls) == 0 {
 			break
 		}
 		cs := make([]*policy.Classification, len(r.Calls))

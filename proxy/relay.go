@@ -10,77 +10,13 @@ import (
 	"github.com/tdsproxy/tdsproxy/tds"
 )
 
-// item is what readLoop hands to the request loop: a forwarded request
+// item is one request as the request loop finishes it: a forwarded request
 // whose response is to be relayed, or what ended or replaces it.
 type item struct {
 	start time.Time
 	typ   tds.PacketType
 	err   error  // reading or forwarding failed: the session ends
 	local []byte // answered by the proxy (nothing was forwarded): this reply payload
-	panic any    // readLoop panicked
-}
-
-// requestLoop relays the response of each request readLoop forwards, until
-// the client leaves, an error ends the session, or a draining server
-// closes it. It is the only writer to the client.
-//
-// The two goroutines take turns through s.turn, a one-slot token: readLoop
-// takes it before starting a request (forwarding it to the backend), and
-// the loop gives it back once the response has been relayed. So requests
-// are forwarded one at a time and in order, with a single hand-off per
-// request.
-func (s *session) requestLoop() (err error) {
-	items := make(chan item, 1)
-	s.turn = make(chan struct{}, 1)
-	s.turn <- struct{}{}
-	readerDone := make(chan struct{})
-	go func() {
-		defer close(readerDone)
-		s.readLoop(items)
-	}()
-	defer func() {
-		if p := recover(); p != nil {
-			err = s.recovered(p) // before close: the client is told first
-		}
-		s.close("")
-		<-readerDone
-	}()
-
-	idle := s.srv.cfg.IdleTimeout
-	var timer *time.Timer
-	var timerC <-chan time.Time
-	if idle > 0 {
-		timer = time.NewTimer(idle)
-		defer timer.Stop()
-		timerC = timer.C
-	}
-	for {
-		if timer != nil {
-			timer.Reset(idle)
-		}
-		var it item
-		select {
-		case it = <-items:
-		case <-timerC:
-			return failf(ReasonIdleTimeout, fmt.Errorf("no request for idle-timeout %s", idle))
-		case <-s.done:
-			return nil
-		}
-		err := s.finish(it)
-		s.auditRequestEnded(err) // the audit result record of a response that did not end normally (audit.go)
-		if err != nil {
-			if errors.Is(err, errSessionEnd) {
-				return nil
-			}
-			return err
-		}
-		// Checked before giving the turn back, so no new request can start.
-		if s.srv.draining.Load() && s.drainable() {
-			s.log.Info("session closed by shutdown after its request")
-			return nil
-		}
-		s.turn <- struct{}{}
-	}
 }
 
 // errSessionEnd ends the request loop without an error (the client left).
@@ -90,8 +26,6 @@ var errSessionEnd = errors.New("session ended")
 // request, or answers or ends the session for the others.
 func (s *session) finish(it item) error {
 	switch {
-	case it.panic != nil:
-		return s.recovered(it.panic)
 	case it.err != nil:
 		s.endRequest()
 		var se *SessionError
@@ -148,64 +82,6 @@ func (s *session) clientReadError(err error) error {
 		return s.refuse(failf(ReasonProtocol, err, format.Error()))
 	}
 	return failf(ReasonProtocol, fmt.Errorf("reading the client: %w", err), err.Error())
-}
-
-// readLoop reads client messages. For each request it takes the turn,
-// forwards the request to the backend and hands it to the request loop; it
-// then reads on at once, so that an Attention arriving while the response
-// streams is forwarded immediately (the loop relays until its DONE_ATTN).
-func (s *session) readLoop(items chan<- item) {
-	post := func(it item) bool {
-		select {
-		case items <- it:
-			return true
-		case <-s.done:
-			return false
-		}
-	}
-	defer func() {
-		if p := recover(); p != nil {
-			post(item{panic: p})
-		}
-	}()
-	for {
-		msg, err := s.cr.ReadMessage(s.srv.cfg.MaxMessageSize)
-		if err != nil {
-			s.takeTurn() // the loop may still be relaying: let it finish first
-			post(item{err: err})
-			return
-		}
-		if msg.Type == tds.PacketAttention {
-			s.mu.Lock()
-			if s.inRequest {
-				s.attnPending = true
-				be := s.be
-				s.mu.Unlock()
-				s.srv.metrics.request(tds.PacketAttention).Inc()
-				if err := be.send(tds.PacketAttention, 0, nil); err != nil {
-					s.log.Info("forwarding an attention failed", zap.Error(err))
-				}
-				continue
-			}
-			s.mu.Unlock()
-		}
-		if !s.takeTurn() {
-			return
-		}
-		if !post(s.startRequest(msg)) {
-			return
-		}
-	}
-}
-
-// takeTurn waits for the request loop to be idle; false if the session ended.
-func (s *session) takeTurn() bool {
-	select {
-	case <-s.turn:
-		return true
-	case <-s.done:
-		return false
-	}
 }
 
 // startRequest checks one client message, notes it in the state tracker
@@ -282,6 +158,12 @@ func requestDescriptor(msg *tds.Message, tdsVersion uint32) (uint64, bool) {
 // or, when an Attention was forwarded, at the end of the message carrying
 // DONE_ATTN (which may be a later one).
 func (s *session) relayResponse() error {
+	be := s.be
+	defer func() {
+		// A session between requests holds no buffer.
+		be.release()
+		s.dropClientBatch()
+	}()
 	s.sawAttn = false
 	if s.walkBroken {
 		s.walker.Reset()
@@ -290,11 +172,14 @@ func (s *session) relayResponse() error {
 	walkOK := true
 	inMsg := false // packets of the current message were written to the client
 	for {
-		h, p, err := s.be.r.ReadPacket()
+		h, p, err := be.r.ReadPacket()
 		if err == nil && h.Type != tds.PacketReply {
 			err = fmt.Errorf("unexpected %v packet from the backend", h.Type)
 		}
 		if err != nil {
+			if s.flushClient() != nil {
+				inMsg = true // unknown: no error token
+			}
 			return s.backendLost(err, inMsg, walkOK)
 		}
 		if walkOK {
@@ -312,7 +197,13 @@ func (s *session) relayResponse() error {
 				s.trackingLost(err)
 			}
 		}
-		if err := s.writeClientPacket(h, p); err != nil {
+		// Packets already read from the backend go out with this one, in
+		// one write; the batch is flushed before the loop would wait.
+		err = s.queueClientPacket(h, p)
+		if err == nil && (eom || !be.rd.hasPacket()) {
+			err = s.flushClient()
+		}
+		if err != nil {
 			if s.closedFor() != "" {
 				return nil
 			}
@@ -356,6 +247,56 @@ func (s *session) writeClientPacket(h tds.Header, p []byte) error {
 	}
 	h.Status = status
 	return s.cw.WritePacket(h, p)
+}
+
+// queueClientPacket adds one backend packet to the client batch, split
+// when the client's packet size is smaller than the backend's. It writes
+// the batch first when the packet does not fit.
+func (s *session) queueClientPacket(h tds.Header, p []byte) error {
+	if s.outp == nil {
+		s.outp = backendReadPool.Get().(*[]byte)
+		s.out = (*s.outp)[:0]
+	}
+	room := s.cw.PacketSize() - tds.HeaderLen
+	status := h.Status
+	for {
+		n := min(len(p), room)
+		h.Status = status
+		if n < len(p) {
+			h.Status = status &^ (tds.StatusEOM | tds.StatusIgnore)
+		}
+		h.Length = uint16(tds.HeaderLen + n)
+		if len(s.out)+int(h.Length) > cap(s.out) {
+			if err := s.flushClient(); err != nil {
+				return err
+			}
+		}
+		s.out = h.Append(s.out)
+		s.out = append(s.out, p[:n]...)
+		p = p[n:]
+		if len(p) == 0 {
+			return nil
+		}
+		h.PacketID++
+	}
+}
+
+// flushClient writes the client batch.
+func (s *session) flushClient() error {
+	if len(s.out) == 0 {
+		return nil
+	}
+	_, err := s.conn.Write(s.out)
+	s.out = s.out[:0]
+	return err
+}
+
+// dropClientBatch returns the batch buffer to its pool.
+func (s *session) dropClientBatch() {
+	if s.outp != nil {
+		backendReadPool.Put(s.outp)
+		s.outp, s.out = nil, nil
+	}
 }
 
 // onEvent applies one response token to the session state.

@@ -2,6 +2,7 @@ package proxy
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"strings"
@@ -23,8 +24,11 @@ type routedConn struct {
 	// login state).
 	synced uint64
 	// needReset: the client reset the session on another connection; this
-	// one must be reset before its next use.
+	// one must be reset before its next use. Set from resets by catchUp.
 	needReset bool
+	// resets is the session's reset count this connection is known to
+	// follow: behind sessionRouting.resets, it needs a reset.
+	resets uint64
 }
 
 // sessionRouting is the routing state of one session (nil without
@@ -45,6 +49,9 @@ type sessionRouting struct {
 
 	state     *route.StateLog
 	lastWrite time.Time
+	// resets counts the session resets (RESETCONNECTION) the client made;
+	// a connection that has not followed them all needs a reset (catchUp).
+	resets uint64
 	// holder names the backend holding the session's open transaction or
 	// pinned state ("" when there is none).
 	holder string
@@ -52,13 +59,16 @@ type sessionRouting struct {
 	last *routedConn
 	// probedAt is the tracker's request count when @@TRANCOUNT was last asked.
 	probedAt int
+	// dec is the decoded request when the session has no enforcement to
+	// share its decoding (decodedRequest); it keeps the last batch text.
+	dec decodedRequest
 
 	// The request in flight.
 	cur struct {
 		active  bool
 		req     route.RequestInfo
 		d       route.Decision
-		done    func(error)
+		work    route.Work // the breaker's and the router's view of it; End once
 		conn    *routedConn
 		typ     tds.PacketType
 		status  tds.PacketStatus
@@ -157,7 +167,7 @@ func (sr *sessionRouting) begin(s *session, msg *tds.Message) (local []byte, err
 		sr.settleUnknownTx(s)
 		st = s.state.Snapshot()
 	}
-	req := sr.requestInfo(s, msg, st.Database)
+	req := sr.requestInfo(s, msg)
 	si := sr.sessionInfo(&st)
 	var excluded string
 	for range 4 { // bounded: breaker refusals, failed logins, a failed replay
@@ -170,7 +180,7 @@ func (sr *sessionRouting) begin(s *session, msg *tds.Message) (local []byte, err
 			return nil, failf(ReasonBackendUnavailable, fmt.Errorf("the session's transaction or state is on %s, which cannot serve it", sr.holder),
 				si.Database, sr.holder, "the backend holding the session's transaction or state is no longer available")
 		}
-		done, err := d.Begin()
+		work, err := d.Start()
 		if err != nil {
 			if errors.Is(err, route.ErrBreakerOpen) && excluded == "" {
 				excluded = d.Backend
@@ -180,13 +190,14 @@ func (sr *sessionRouting) begin(s *session, msg *tds.Message) (local []byte, err
 		}
 		c, err := sr.conn(s, d.Backend)
 		if err != nil {
-			done(err)
+			work.End(err)
 			if d.Retryable && excluded == "" {
 				excluded = d.Backend
 				continue
 			}
 			return sr.unavailable(s, msg, si.Database, d.Backend, errSummary(err)), nil
 		}
+		sr.catchUp(c)
 		if err := sr.sync(s, c, msg); err != nil {
 			var replayErr *replayError
 			if errors.As(err, &replayErr) {
@@ -195,12 +206,12 @@ func (sr *sessionRouting) begin(s *session, msg *tds.Message) (local []byte, err
 				s.log.Warn("replaying the session state failed; session pinned to the primary", zap.String("backend", c.name), zap.Error(err))
 				sr.state.Pin(route.ReasonSetOption)
 				if d.Target == route.TargetReplica {
-					done(nil) // the backend answered: not a breaker failure
+					work.End(nil) // the backend answered: not a breaker failure
 					_, si.Pinned = sr.state.Pinned()
 					continue
 				}
 			} else {
-				done(err)
+				work.End(err)
 				sr.drop(c)
 				if d.Retryable && excluded == "" {
 					excluded = d.Backend
@@ -209,15 +220,17 @@ func (sr *sessionRouting) begin(s *session, msg *tds.Message) (local []byte, err
 				return sr.unavailable(s, msg, si.Database, d.Backend, errSummary(err)), nil
 			}
 		}
-		sr.cur.active, sr.cur.req, sr.cur.d, sr.cur.done, sr.cur.conn = true, req, d, done, c
+		sr.cur.active, sr.cur.req, sr.cur.d, sr.cur.work, sr.cur.conn = true, req, d, work, c
 		sr.cur.typ, sr.cur.status, sr.cur.retried = msg.Type, msg.Status, excluded != ""
 		sr.cur.data = sr.cur.data[:0]
 		if d.Retryable {
 			sr.cur.data = append(sr.cur.data, msg.Data...) // msg.Data is reused by the next read
 		}
-		s.mu.Lock()
-		s.be = c.be
-		s.mu.Unlock()
+		if s.be != c.be { // s.be is written only on this goroutine: reading it needs no lock
+			s.mu.Lock()
+			s.be = c.be
+			s.mu.Unlock()
+		}
 		return nil, nil
 	}
 	return sr.unavailable(s, msg, si.Database, "", "no backend could take the request"), nil
@@ -254,7 +267,7 @@ func (sr *sessionRouting) conn(s *session, name string) (*routedConn, error) {
 		be.close()
 		return nil, fmt.Errorf("backend %s refused the login: error %d", name, lr.errNumber)
 	}
-	c = &routedConn{name: name, be: be}
+	c = &routedConn{name: name, be: be, resets: sr.resets} // a fresh login has the reset state
 	sr.mu.Lock()
 	closed := sr.closed
 	if !closed {
@@ -278,7 +291,7 @@ func (sr *sessionRouting) end(s *session) {
 		return
 	}
 	sr.cur.active = false
-	sr.cur.done(nil)
+	sr.cur.work.End(nil)
 	c := sr.cur.conn
 	sr.last = c
 	if sr.cur.status&resetBits != 0 {
@@ -301,17 +314,24 @@ func (sr *sessionRouting) end(s *session) {
 
 // resetOthers records that the client reset the session: the state log
 // returns to the login state and every connection but c (which the reset
-// request ran on; nil for none) is reset before its next use.
+// request ran on; nil for none) is reset before its next use (catchUp
+// marks each when it is next used, so a pooled client's reset on every
+// request costs no walk over the session's connections).
 func (sr *sessionRouting) resetOthers(c *routedConn) {
 	sr.state.Reset()
-	sr.mu.Lock()
-	for _, o := range sr.conns {
-		if o != c {
-			o.needReset, o.synced = true, 0
-		}
+	sr.resets++
+	if c != nil {
+		c.resets = sr.resets
 	}
-	sr.mu.Unlock()
 	sr.holder = ""
+}
+
+// catchUp marks c for a reset before its use (sync) when the client reset
+// the session since c last followed it.
+func (sr *sessionRouting) catchUp(c *routedConn) {
+	if c.resets != sr.resets {
+		c.needReset, c.synced, c.resets = true, 0, sr.resets
+	}
 }
 
 // lost handles the failure of the current request's backend connection
@@ -325,7 +345,7 @@ func (sr *sessionRouting) lost(s *session, ioErr error, inMsg, walkOK bool) erro
 	}
 	c := sr.cur.conn
 	sr.cur.active = false
-	sr.cur.done(ioErr)
+	sr.cur.work.End(ioErr)
 	sr.drop(c)
 	s.mu.Lock()
 	attn := s.attnPending
@@ -355,13 +375,14 @@ func (sr *sessionRouting) lost(s *session, ioErr error, inMsg, walkOK bool) erro
 
 // retry sends the current request to the backend of d2.
 func (sr *sessionRouting) retry(s *session, d2 route.Decision) error {
-	done, err := d2.Begin()
+	work, err := d2.Start()
 	if err != nil {
 		return err
 	}
 	c, err := sr.conn(s, d2.Backend)
 	if err == nil {
 		msg := &tds.Message{Type: sr.cur.typ, Status: sr.cur.status, Data: sr.cur.data}
+		sr.catchUp(c)
 		err = sr.sync(s, c, msg)
 		if err == nil {
 			err = c.be.send(sr.cur.typ, sr.cur.status&resetBits, sr.cur.data)
@@ -371,74 +392,92 @@ func (sr *sessionRouting) retry(s *session, d2 route.Decision) error {
 		}
 	}
 	if err != nil {
-		done(err)
+		work.End(err)
 		return err
 	}
-	sr.cur.active, sr.cur.d, sr.cur.done, sr.cur.conn, sr.cur.retried = true, d2, done, c, true
+	sr.cur.active, sr.cur.d, sr.cur.work, sr.cur.conn, sr.cur.retried = true, d2, work, c, true
 	s.mu.Lock()
 	s.be = c.be
 	s.mu.Unlock()
 	return nil
 }
 
-// requestInfo classifies a client message for the router.
-func (sr *sessionRouting) requestInfo(s *session, msg *tds.Message, database string) route.RequestInfo {
-	var ri route.RequestInfo
-	ri.TxDescriptor, _ = requestDescriptor(msg, s.tdsVersion)
-	preq := policy.Request{Login: sr.login.UserName, AppName: sr.login.AppName, Host: sr.login.HostName, Database: database}
+// requestInfo classifies a client message for the router. The message is
+// decoded once per request: by the session's enforcement when it has one
+// (decodedRequest), else here. Batch and TM classifications are shared
+// with enforcement; RPC calls are classified here without the session's
+// prepared handles: sp_execute by handle stays unknown (primary), since a
+// handle exists only on the connection that prepared it.
+func (sr *sessionRouting) requestInfo(s *session, msg *tds.Message) route.RequestInfo {
+	dec := &sr.dec
+	if s.enf != nil && s.enf.dec.of(msg) {
+		dec = &s.enf.dec
+	} else {
+		dec.decode(msg, s.tdsVersion)
+	}
+	ri := route.RequestInfo{TxDescriptor: dec.txDesc}
+	if !dec.ok {
+		// BulkLoad and undecodable requests stay unclassified: unknown,
+		// which routes to the primary.
+		ri.RPC = msg.Type == tds.PacketRPC
+		return ri
+	}
 	switch msg.Type {
 	case tds.PacketSQLBatch:
-		preq.Kind = policy.RequestBatch
-		if b, err := tds.DecodeSQLBatch(msg.Data, s.tdsVersion); err == nil {
-			preq.Text = b.Text
-			ri.Class, _ = sr.rt.classifier.Classify(preq)
-		}
+		ri.Class = dec.classify(sr.rt.classifier)
+		ri.Text = dec.text
+		ri.PrimaryHint = dec.primaryHint()
 	case tds.PacketTransMgr:
-		preq.Kind = policy.RequestTM
-		if t, err := tds.DecodeTMRequest(msg.Data); err == nil {
-			preq.TM = policy.TMKind(t.Type)
-			ri.Class, _ = sr.rt.classifier.Classify(preq)
-		}
+		ri.Class = dec.classify(sr.rt.classifier)
 	case tds.PacketRPC:
 		ri.RPC = true
-		preq.Kind = policy.RequestRPC
-		r, err := tds.DecodeRPCRequest(msg.Data, s.tdsVersion)
-		if err != nil || len(r.Calls) == 0 {
+		sr.rpcInfo(&ri, dec.rpc)
+	}
+	return ri
+}
+
+// rpcInfo classifies the calls of an RPC request for the router.
+func (sr *sessionRouting) rpcInfo(ri *route.RequestInfo, r *tds.RPCRequest) {
+	if len(r.Calls) == 0 {
+		return
+	}
+	preq := policy.Request{Kind: policy.RequestRPC, Login: sr.login.UserName, AppName: sr.login.AppName, Host: sr.login.HostName}
+	var one *policy.Classification
+	var cs []*policy.Classification
+	var texts []string
+	for i := range r.Calls {
+		call := &r.Calls[i]
+		creq := preq
+		creq.ProcName, creq.ProcID = call.ProcName, call.ProcID
+		if text, ok := call.SQLText(); ok {
+			creq.Text = text
+			texts = append(texts, text)
+		}
+		switch baseProcName(call) {
+		case "sp_prepare", "sp_prepexec", "sp_cursoropen", "sp_cursorprepare", "sp_cursorprepexec":
+			ri.CreatesHandle = true
+		}
+		c, _ := sr.rt.classifier.Classify(creq)
+		if c == nil {
+			return
+		}
+		if len(r.Calls) == 1 {
+			one = c
 			break
 		}
-		cs := make([]*policy.Classification, 0, len(r.Calls))
-		var texts []string
-		for i := range r.Calls {
-			call := &r.Calls[i]
-			creq := preq
-			creq.ProcName, creq.ProcID = call.ProcName, call.ProcID
-			if text, ok := call.SQLText(); ok {
-				creq.Text = text
-				texts = append(texts, text)
-			}
-			switch baseProcName(call) {
-			case "sp_prepare", "sp_prepexec", "sp_cursoropen", "sp_cursorprepare", "sp_cursorprepexec":
-				ri.CreatesHandle = true
-			}
-			c, _ := sr.rt.classifier.Classify(creq)
-			if c == nil {
-				cs = nil
-				break
-			}
-			cs = append(cs, c)
-		}
-		if cs != nil {
-			ri.Class = policy.Merge(cs...)
-		}
+		cs = append(cs, c)
+	}
+	if one != nil {
+		ri.Class = one
+	} else {
+		ri.Class = policy.Merge(cs...)
+	}
+	if len(texts) == 1 {
+		ri.Text = texts[0]
+	} else {
 		ri.Text = strings.Join(texts, "\n")
 	}
-	// BulkLoad and undecodable requests stay unclassified: unknown, which
-	// routes to the primary.
-	if msg.Type == tds.PacketSQLBatch {
-		ri.Text = preq.Text
-	}
 	ri.PrimaryHint = route.HasPrimaryHint(ri.Text)
-	return ri
 }
 
 // sendFailed handles a request that could not be written to its backend
@@ -450,7 +489,7 @@ func (sr *sessionRouting) sendFailed(s *session, msg *tds.Message, err error) []
 		return sr.unavailable(s, msg, database, "", errSummary(err))
 	}
 	sr.cur.active = false
-	sr.cur.done(err)
+	sr.cur.work.End(err)
 	sr.drop(sr.cur.conn)
 	s.log.Info("sending a request to a backend failed", zap.String("backend", sr.cur.conn.name), zap.Error(err))
 	return sr.unavailable(s, msg, database, sr.cur.conn.name, errSummary(err))
@@ -464,4 +503,194 @@ func (s *session) backendLost(err error, inMsg, walkOK bool) error {
 		return s.rt.lost(s, err, inMsg, walkOK)
 	}
 	return s.backendLostEnd(err, inMsg, walkOK)
+}
+
+// decodedRequest is one client request decoded once for enforcement and
+// routing, which both need it: the ALL_HEADERS transaction descriptor, and
+// the batch text, the TM request type or the RPC calls. The session's
+// enforcement decodes it (when there is one) and routing uses that
+// decoding (of); otherwise routing decodes it itself.
+//
+// The batch text and its classification outlive the request: a batch with
+// the same text as the previous one reuses them (no string, no cache
+// lookup), since a batch's classification depends on its text alone.
+type decodedRequest struct {
+	typ  tds.PacketType
+	data []byte // the payload decoded: identifies the message, never read
+	ok   bool   // the payload decoded (always false for BulkLoad)
+
+	txDesc uint64          // ALL_HEADERS transaction descriptor (0: none)
+	tm     policy.TMKind   // TransMgr
+	rpc    *tds.RPCRequest // RPC
+
+	tmClass *policy.Classification // the classification of tm, once computed
+
+	text string // SQLBatch; kept after the request
+	// class is the classification of text, once computed; kept with text.
+	class *policy.Classification
+	hint  int8 // HasPrimaryHint(text): 0 not computed, 1 false, 2 true
+}
+
+// of reports whether d is the decoding of msg.
+func (d *decodedRequest) of(msg *tds.Message) bool {
+	return d.typ == msg.Type && len(d.data) == len(msg.Data) &&
+		(len(d.data) == 0 || &d.data[0] == &msg.Data[0])
+}
+
+// decode decodes msg. A payload that cannot be decoded leaves ok false.
+func (d *decodedRequest) decode(msg *tds.Message, tdsVersion uint32) {
+	d.typ, d.data, d.ok = msg.Type, msg.Data, false
+	d.txDesc, d.rpc, d.tmClass = 0, nil, nil
+	v72 := tds.EffectiveVersion(tdsVersion) >= tds.VerTDS72
+	var rest []byte
+	if v72 {
+		switch msg.Type {
+		case tds.PacketSQLBatch, tds.PacketRPC, tds.PacketTransMgr:
+			var ok bool
+			if d.txDesc, rest, ok = scanAllHeaders(msg.Data); !ok {
+				return
+			}
+		}
+	}
+	switch msg.Type {
+	case tds.PacketSQLBatch:
+		if !v72 {
+			// Before TDS 7.2 ALL_HEADERS is optional: the codec tells.
+			b, err := tds.DecodeSQLBatch(msg.Data, tdsVersion)
+			if err != nil {
+				return
+			}
+			d.setText(b.Text)
+		} else if !sameASCII(rest, d.text) {
+			text, err := decodeText(rest)
+			if err != nil {
+				return
+			}
+			d.setText(text)
+		}
+	case tds.PacketTransMgr:
+		t, err := tds.DecodeTMRequest(msg.Data)
+		if err != nil {
+			return
+		}
+		d.tm = policy.TMKind(t.Type)
+	case tds.PacketRPC:
+		r, err := tds.DecodeRPCRequest(msg.Data, tdsVersion)
+		if err != nil {
+			return
+		}
+		d.rpc = r
+	default:
+		return
+	}
+	d.ok = true
+}
+
+// setText replaces the batch text, forgetting what was derived from the
+// previous one.
+func (d *decodedRequest) setText(text string) {
+	d.text, d.class, d.hint = text, nil, 0
+}
+
+// classify returns the classification of a decoded batch or TM request,
+// classifying it (through cls, or uncached when cls is nil) the first time.
+func (d *decodedRequest) classify(cls *policy.Classifier) *policy.Classification {
+	into, req := &d.class, policy.Request{Kind: policy.RequestBatch, Text: d.text}
+	if d.typ == tds.PacketTransMgr {
+		into, req = &d.tmClass, policy.Request{Kind: policy.RequestTM, TM: d.tm}
+	}
+	if *into == nil {
+		if cls != nil {
+			*into, _ = cls.Classify(req)
+		} else {
+			*into, _ = policy.Classify(req)
+		}
+	}
+	return *into
+}
+
+// primaryHint is route.HasPrimaryHint of the batch text, computed once per text.
+func (d *decodedRequest) primaryHint() bool {
+	if d.hint == 0 {
+		d.hint = 1
+		if route.HasPrimaryHint(d.text) {
+			d.hint = 2
+		}
+	}
+	return d.hint == 2
+}
+
+// sameASCII reports whether the UCS-2 text b is the ASCII string s.
+func sameASCII(b []byte, s string) bool {
+	if len(b) != 2*len(s) || len(s) == 0 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c >= 0x80 || b[2*i] != c || b[2*i+1] != 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// decodeText decodes UCS-2 text, building an ASCII text in one allocation
+// (tds.DecodeUCS2 decodes everything else).
+func decodeText(b []byte) (string, error) {
+	if len(b)%2 != 0 {
+		return tds.DecodeUCS2(b) // its error
+	}
+	for i := 0; i < len(b); i += 2 {
+		if b[i+1] != 0 || b[i] >= 0x80 {
+			return tds.DecodeUCS2(b)
+		}
+	}
+	var sb strings.Builder
+	sb.Grow(len(b) / 2)
+	for i := 0; i < len(b); i += 2 {
+		sb.WriteByte(b[i])
+	}
+	return sb.String(), nil
+}
+
+// scanAllHeaders returns the transaction descriptor of the ALL_HEADERS at
+// the start of b and the bytes after it, without allocating, when the
+// headers are those clients send (a transaction descriptor, a trace
+// activity, each at most once). Any other header, or a malformed one, goes
+// to tds.DecodeAllHeaders, which decides; ok is false when it fails.
+func scanAllHeaders(b []byte) (desc uint64, rest []byte, ok bool) {
+	if len(b) < 4 {
+		return slowAllHeaders(b)
+	}
+	total := binary.LittleEndian.Uint32(b)
+	if total < 4 || uint64(total) > uint64(len(b)) {
+		return slowAllHeaders(b)
+	}
+	var seenTx, seenTrace bool
+	for hs := b[4:total]; len(hs) > 0; {
+		if len(hs) < 6 {
+			return slowAllHeaders(b)
+		}
+		n := binary.LittleEndian.Uint32(hs)
+		if n < 6 || uint64(n) > uint64(len(hs)) {
+			return slowAllHeaders(b)
+		}
+		switch typ := binary.LittleEndian.Uint16(hs[4:]); {
+		case typ == tds.HeaderTransactionDescriptor && n == 6+12 && !seenTx:
+			desc, seenTx = binary.LittleEndian.Uint64(hs[6:]), true
+		case typ == tds.HeaderTraceActivity && n == 6+20 && !seenTrace:
+			seenTrace = true
+		default:
+			return slowAllHeaders(b)
+		}
+		hs = hs[n:]
+	}
+	return desc, b[total:], true
+}
+
+func slowAllHeaders(b []byte) (uint64, []byte, bool) {
+	h, rest, err := tds.DecodeAllHeaders(b)
+	if err != nil {
+		return 0, nil, false
+	}
+	return h.TxDescriptor, rest, true
 }

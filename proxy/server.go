@@ -25,6 +25,7 @@ type Server struct {
 	metrics *Metrics
 	enf     *enforcer           // policy enforcement and audit (enforce.go)
 	routing *routing            // per-request routing (routing.go); nil without replicas
+	clock   *watchClock         // watchers and idle timeouts of logged-in sessions (loop.go)
 	gather  prometheus.Gatherer // serves /metrics
 	certs   *certSource
 	roots   *x509.CertPool // backend roots; nil = system roots
@@ -100,6 +101,7 @@ func New(cfg Config, log *zap.Logger, reg prometheus.Registerer) (*Server, error
 		metrics:  m,
 		enf:      enf,
 		routing:  rt,
+		clock:    newWatchClock(cfg.IdleTimeout),
 		certs:    certs,
 		roots:    roots,
 		dial:     d.DialContext,
@@ -150,6 +152,15 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	s.started.Store(true)
 	defer s.enf.start(ctx)()     // policy file watcher; closes the audit log when serving ends
 	defer s.routing.start(ctx)() // health checks (routing.go)
+	clockStop, clockDone := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(clockDone)
+		s.clock.run(clockStop)
+	}()
+	defer func() {
+		close(clockStop)
+		<-clockDone
+	}()
 	s.ready.Store(true)
 	s.log.Info("proxy listening", zap.String("addr", ln.Addr().String()), zap.String("primary", s.cfg.Primary),
 		zap.String("client_encryption", string(s.cfg.ClientEncryption)), zap.String("backend_encrypt", string(s.cfg.BackendEncrypt)))
@@ -237,17 +248,14 @@ func (s *Server) accept(conn net.Conn) {
 	s.mu.Unlock()
 	s.metrics.ClientConns.Inc()
 	s.metrics.ClientConnsTotal.Inc()
-	go func() {
-		defer s.wg.Done()
-		defer func() {
-			s.mu.Lock()
-			delete(s.sessions, sess)
-			s.mu.Unlock()
-			s.active.Add(-1)
-			s.metrics.ClientConns.Dec()
-		}()
-		sess.serve()
-	}()
+	go sess.serve(func() {
+		s.mu.Lock()
+		delete(s.sessions, sess)
+		s.mu.Unlock()
+		s.active.Add(-1)
+		s.metrics.ClientConns.Dec()
+		s.wg.Done()
+	})
 }
 
 // closeSessions closes the sessions for which pick returns true.

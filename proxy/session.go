@@ -19,10 +19,9 @@ import (
 )
 
 // session is one client connection: its handshake and login, its backend
-// connection and its request loop. Two goroutines serve it: serve (the
-// request loop, the only writer to the client) and readLoop (reads client
-// messages, so that an Attention arriving while a response streams is
-// relayed at once).
+// connection and its request loop. One goroutine serves it (serve, whose
+// request loop is the only writer to the client); during a long response a
+// second one watches the client for an Attention (see requestLoop).
 type session struct {
 	srv       *Server
 	id        uint64
@@ -44,15 +43,28 @@ type session struct {
 	sawAttn    bool // DONE_ATTN seen in the current response
 	lastStatus uint8
 
-	turn      chan struct{} // one-slot token: whoever holds it may start a request (see requestLoop)
-	done      chan struct{} // closed when the session ends
-	closeOnce sync.Once
-	closeWhy  atomic.Value // Reason
+	// The client batch of a response being relayed (relay.go): packets
+	// already read from the backend, written together.
+	outp *[]byte // pooled buffer, nil between responses
+	out  []byte  // in *outp
+
+	// The watcher (loop.go) reads the client while a long response streams;
+	// the server's clock starts it and enforces the idle timeout.
+	watched    chan clientRead // the watcher's last read, for the request loop
+	relaySince atomic.Int64    // clock time (watchClock.at) the relayed request began; 0: none
+	idleSince  atomic.Int64    // clock time the loop began waiting for a request; 0: busy; idleFired
+	clockIdx   int             // index in srv.clock.sessions (under its lock)
+	done       chan struct{}   // closed when the session ends
+	closeOnce  sync.Once
+	closeWhy   atomic.Value // Reason
 
 	mu          sync.Mutex
 	loggedIn    bool
 	inRequest   bool // a request is being forwarded or its response relayed
 	attnPending bool // an Attention was forwarded for the current request
+	relaying    bool // the loop relays a response: a watcher may read the client (loop.go)
+	watching    bool // a watcher runs or has a read for the loop (loop.go)
+	watchOff    bool // the loop has ended: no new watcher
 }
 
 func newSession(srv *Server, conn net.Conn, id uint64, overLimit bool) *session {
@@ -63,6 +75,7 @@ func newSession(srv *Server, conn net.Conn, id uint64, overLimit bool) *session 
 		raw:       &countingConn{Conn: conn, m: srv.metrics},
 		overLimit: overLimit,
 		done:      make(chan struct{}),
+		clockIdx:  -1,
 	}
 }
 
@@ -107,18 +120,54 @@ func (s *session) drainable() bool {
 	return !busy && s.state.Snapshot().Tx == TxNone
 }
 
-// serve runs the session to its end. A panic ends only this session.
-func (s *session) serve() {
+// serve runs the session's handshake and login, then hands the session to
+// a fresh goroutine for its request loop: the stack the handshake grew
+// (TLS, LOGIN7, the backend login) is not kept for the session's idle life.
+// end runs once, when the session is over. A panic ends only this session.
+func (s *session) serve(end func()) {
 	start := time.Now()
+	handedOff := false
 	defer func() {
-		if p := recover(); p != nil {
-			s.srv.metrics.Errors.WithLabelValues(string(ReasonInternal)).Inc()
-			s.recovered(p)
+		p := recover()
+		if !handedOff {
+			s.cleanup(p, start, end)
 		}
-		s.close(ReasonInternal)
-		s.log.Debug("session closed", zap.Duration("duration", time.Since(start)))
 	}()
 	err := s.run()
+	if err == nil && s.loggedInNow() {
+		handedOff = true
+		go s.serveRequests(start, end)
+		return
+	}
+	s.ended(err)
+}
+
+// serveRequests runs the request loop of a logged-in session to its end.
+func (s *session) serveRequests(start time.Time, end func()) {
+	defer func() { s.cleanup(recover(), start, end) }()
+	s.ended(s.requestLoop())
+}
+
+// loggedInNow reports whether the login completed.
+func (s *session) loggedInNow() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.loggedIn
+}
+
+// cleanup ends the session: p is a recovered panic or nil.
+func (s *session) cleanup(p any, start time.Time, end func()) {
+	if p != nil {
+		s.srv.metrics.Errors.WithLabelValues(string(ReasonInternal)).Inc()
+		s.recovered(p)
+	}
+	s.close(ReasonInternal)
+	s.log.Debug("session closed", zap.Duration("duration", time.Since(start)))
+	end()
+}
+
+// ended logs and counts the error that ended the session, if any.
+func (s *session) ended(err error) {
 	if err == nil {
 		return
 	}
@@ -150,7 +199,8 @@ func (s *session) recovered(p any) error {
 	return se
 }
 
-// run performs the handshake, the login and the request loop.
+// run performs the handshake and the login; the request loop follows on
+// another goroutine (serve).
 func (s *session) run() error {
 	cfg := &s.srv.cfg
 	ctx, cancel := context.WithTimeout(context.Background(), cfg.LoginTimeout)
@@ -267,7 +317,7 @@ func (s *session) run() error {
 	s.log.Info("session logged in", zap.String("backend", be.addr), zap.String("mode", res.Mode.String()),
 		zap.String("database", s.state.Snapshot().Database), zap.Int("client_packet_size", clientSize),
 		zap.Int("backend_packet_size", be.packetSize))
-	return s.requestLoop()
+	return nil
 }
 
 // applyLoginState feeds the login response to the state tracker (database,

@@ -5,7 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math/bits"
 	"strings"
+	"sync"
 )
 
 // PacketType is the Type byte of a packet header ([MS-TDS] §2.2.3.1.1).
@@ -183,16 +185,72 @@ type Message struct {
 	Packets int
 }
 
+// Packet and message buffers come from pools of power-of-two size classes,
+// from 512 bytes to 1 MiB (32 KiB holds the largest packet, header
+// included), so that an idle reader or writer holds none: a proxy keeps
+// thousands of idle connections, each with a reader and a writer per leg.
+// Larger messages get buffers of their own. A pool keeps nothing across two
+// garbage collections.
+const (
+	minBufClass = 9  // 512 bytes
+	maxBufClass = 20 // 1 MiB
+)
+
+var bufPools [maxBufClass - minBufClass + 1]sync.Pool
+
+// bufClass returns the index in bufPools of the smallest class holding n
+// bytes, or -1 when n is larger than every class.
+func bufClass(n int) int {
+	if n > 1<<maxBufClass {
+		return -1
+	}
+	c := bits.Len(uint(max(n, 1) - 1)) // 1<<c >= n
+	return max(c, minBufClass) - minBufClass
+}
+
+// getBuf returns a buffer of length 0 and capacity >= n: a pooled one when
+// n fits a class, else a new one.
+func getBuf(n int) *[]byte {
+	c := bufClass(n)
+	if c < 0 {
+		b := make([]byte, 0, n)
+		return &b
+	}
+	if bp, ok := bufPools[c].Get().(*[]byte); ok {
+		*bp = (*bp)[:0]
+		return bp
+	}
+	b := make([]byte, 0, 1<<(c+minBufClass))
+	return &b
+}
+
+// putBuf returns a buffer from getBuf to its pool (buffers of no class are
+// left to the garbage collector). The caller must not use it afterwards.
+func putBuf(bp *[]byte) {
+	if bp == nil {
+		return
+	}
+	c := bufClass(cap(*bp))
+	if c < 0 || cap(*bp) != 1<<(c+minBufClass) {
+		return
+	}
+	bufPools[c].Put(bp)
+}
+
 // PacketReader frames packets ([MS-TDS] §2.2.3) from a byte stream and
-// reassembles them into messages. It is not safe for concurrent use.
+// reassembles them into messages. It reads exactly one packet at a time
+// (never past its end), so the stream may change hands between packets.
+// Its buffers are pooled: between calls it holds only the payload or
+// message it last returned, and Release gives that back too. It is not
+// safe for concurrent use.
 type PacketReader struct {
 	r    io.Reader
 	size int
 	hdr  [HeaderLen]byte
-	pkt  []byte // payload of the last packet; reused
+	pkt  *[]byte // payload of the last packet, or nil
 	msg  Message
-	mbuf []byte // message buffer; reused
-	err  error  // sticky: after a framing error the stream is unusable
+	mbuf *[]byte // reassembled payload of the last multi-packet message, or nil
+	err  error   // sticky: after a framing error the stream is unusable
 }
 
 // NewPacketReader returns a reader for r that accepts packets of at most
@@ -212,12 +270,34 @@ func (r *PacketReader) SetPacketSize(n int) {
 // PacketSize returns the largest packet the reader accepts.
 func (r *PacketReader) PacketSize() int { return r.size }
 
+// Release ends the validity of the payload or message last returned and
+// gives its buffer back to the pool, so that a reader between messages
+// holds no buffer. ReadPacket and ReadMessage do the same when called; a
+// caller that stops reading for a while (a proxy's backend leg between
+// responses) calls Release.
+func (r *PacketReader) Release() {
+	putBuf(r.pkt)
+	r.pkt = nil
+	putBuf(r.mbuf)
+	r.mbuf = nil
+	r.msg = Message{}
+}
+
 // ReadPacket reads one packet. It rejects a Length below 8 or above the
 // packet size before reading the payload. The payload is valid until the next
-// call to ReadPacket or ReadMessage. A clean end of stream before a header
-// yields io.EOF; a stream that ends inside a packet yields
+// call to ReadPacket, ReadMessage or Release. A clean end of stream before a
+// header yields io.EOF; a stream that ends inside a packet yields
 // io.ErrUnexpectedEOF.
 func (r *PacketReader) ReadPacket() (Header, []byte, error) {
+	r.Release()
+	return r.readPacket()
+}
+
+// readPacket is ReadPacket without releasing a message being reassembled.
+// The previous payload is released before the header is awaited.
+func (r *PacketReader) readPacket() (Header, []byte, error) {
+	putBuf(r.pkt)
+	r.pkt = nil
 	if r.err != nil {
 		return Header{}, nil, r.err
 	}
@@ -234,21 +314,16 @@ func (r *PacketReader) ReadPacket() (Header, []byte, error) {
 		return Header{}, nil, r.err
 	}
 	n := int(h.Length) - HeaderLen
-	if cap(r.pkt) < n {
-		// Grow to what is needed (at least a default-size packet), not to
-		// the maximum: a handshake reader allowing 32 KiB packets usually
-		// sees a few hundred bytes.
-		r.pkt = make([]byte, n, max(n, min(r.size, DefaultPacketSize)))
-	}
-	r.pkt = r.pkt[:n]
-	if _, err := io.ReadFull(r.r, r.pkt); err != nil {
+	r.pkt = getBuf(n)
+	p := (*r.pkt)[:n]
+	if _, err := io.ReadFull(r.r, p); err != nil {
 		if errors.Is(err, io.EOF) {
 			err = io.ErrUnexpectedEOF
 		}
 		r.err = fmt.Errorf("tds: reading %v packet payload: %w", h.Type, err)
 		return Header{}, nil, r.err
 	}
-	return h, r.pkt, nil
+	return h, p[:n:n], nil
 }
 
 // ReadMessage reads packets up to and including the one with EOM and returns
@@ -256,18 +331,14 @@ func (r *PacketReader) ReadPacket() (Header, []byte, error) {
 // DefaultMaxMessageSize); past it, ReadMessage returns a
 // *MessageTooLargeError and the stream is unusable. The packets of one message
 // must share a type. The returned Message and its Data are owned by the reader
-// and valid until the next call to ReadPacket or ReadMessage.
+// and valid until the next call to ReadPacket, ReadMessage or Release.
 func (r *PacketReader) ReadMessage(maxSize int) (*Message, error) {
 	if maxSize <= 0 {
 		maxSize = DefaultMaxMessageSize
 	}
-	// Do not keep a huge buffer alive because of one large message.
-	if cap(r.mbuf) > 4<<20 {
-		r.mbuf = nil
-	}
-	r.msg = Message{Data: r.mbuf[:0]}
+	r.Release()
 	for {
-		h, p, err := r.ReadPacket()
+		h, p, err := r.readPacket()
 		if err != nil {
 			if r.msg.Packets > 0 && errors.Is(err, io.EOF) {
 				err = io.ErrUnexpectedEOF
@@ -287,28 +358,54 @@ func (r *PacketReader) ReadMessage(maxSize int) (*Message, error) {
 			r.err = &MessageTooLargeError{Type: r.msg.Type, Max: maxSize, Size: len(r.msg.Data) + len(p)}
 			return nil, r.err
 		}
-		r.msg.Data = append(r.msg.Data, p...)
-		if h.Status&StatusEOM != 0 {
+		eom := h.Status&StatusEOM != 0
+		switch {
+		case eom && r.msg.Packets == 1:
+			// One packet (most requests): its payload is the message.
+			r.msg.Data = p
+		default:
+			r.appendData(p)
+		}
+		if eom {
 			if h.Status&StatusIgnore != 0 {
 				r.msg.Ignore = true
 				r.msg.Status |= StatusIgnore
 			}
 			r.msg.Status |= StatusEOM
-			r.mbuf = r.msg.Data
 			return &r.msg, nil
 		}
 	}
 }
 
+// appendData appends p to the message being reassembled in r.mbuf.
+func (r *PacketReader) appendData(p []byte) {
+	if r.mbuf == nil {
+		r.mbuf = getBuf(2 * len(p))
+	}
+	b := *r.mbuf
+	if len(b)+len(p) > cap(b) {
+		nb := getBuf(2 * (len(b) + len(p)))
+		*nb = append(*nb, b...)
+		putBuf(r.mbuf)
+		r.mbuf = nb
+		b = *nb
+	}
+	b = append(b, p...)
+	*r.mbuf = b
+	r.msg.Data = b[:len(b):len(b)]
+}
+
 // PacketWriter splits messages into packets of the current packet size
 // ([MS-TDS] §2.2.3.1.3) and writes each packet with one Write call. PacketID
-// starts at 1 for each message and increments modulo 256. It is not safe for
-// concurrent use.
+// starts at 1 for each message and increments modulo 256. Its packet buffer
+// is pooled and held only while a message is open, so an idle writer holds
+// none. It is not safe for concurrent use.
 type PacketWriter struct {
 	w      io.Writer
 	size   int
 	spid   uint16
-	buf    []byte // header + payload of the packet being built
+	bp     *[]byte // pooled buffer of the open message, or nil
+	buf    []byte  // header + payload of the packet being built, in *bp
 	typ    PacketType
 	status PacketStatus // status for the first packet (reset bits)
 	id     uint8
@@ -328,9 +425,6 @@ func NewPacketWriter(w io.Writer, packetSize int) *PacketWriter {
 // [MinPacketSize, MaxPacketSize]. It must not be called inside a message.
 func (w *PacketWriter) SetPacketSize(n int) {
 	w.size = clampPacketSize(n)
-	if cap(w.buf) < w.size {
-		w.buf = make([]byte, 0, w.size)
-	}
 }
 
 // PacketSize returns the current packet size.
@@ -345,6 +439,8 @@ func (w *PacketWriter) SetSPID(spid uint16) { w.spid = spid }
 func (w *PacketWriter) WriteMessage(t PacketType, status PacketStatus, data []byte) error {
 	w.BeginMessage(t, status)
 	if _, err := w.Write(data); err != nil {
+		w.open = false
+		w.release()
 		return err
 	}
 	return w.EndMessage()
@@ -359,7 +455,17 @@ func (w *PacketWriter) BeginMessage(t PacketType, status PacketStatus) {
 	w.status = status &^ StatusEOM
 	w.id = 1
 	w.open = true
-	w.buf = w.buf[:HeaderLen]
+	if w.bp == nil || cap(*w.bp) < w.size {
+		w.release()
+		w.bp = getBuf(w.size)
+	}
+	w.buf = (*w.bp)[:HeaderLen]
+}
+
+// release returns the packet buffer to the pool.
+func (w *PacketWriter) release() {
+	putBuf(w.bp)
+	w.bp, w.buf = nil, nil
 }
 
 // Write appends p to the open message's payload.
@@ -389,6 +495,8 @@ func (w *PacketWriter) Write(p []byte) (int, error) {
 // EndMessage sends the last packet of the open message with EOM.
 func (w *PacketWriter) EndMessage() error {
 	if w.err != nil {
+		w.open = false
+		w.release()
 		return w.err
 	}
 	if !w.open {
@@ -396,6 +504,7 @@ func (w *PacketWriter) EndMessage() error {
 	}
 	err := w.flush(true)
 	w.open = false
+	w.release()
 	return err
 }
 
@@ -436,9 +545,13 @@ func (w *PacketWriter) WritePacket(h Header, payload []byte) error {
 		return fmt.Errorf("tds: WritePacket: %d payload bytes exceed packet size %d", len(payload), w.size)
 	}
 	h.Length = uint16(HeaderLen + len(payload))
-	b := h.Append(w.buf[:0])
+	bp := getBuf(int(h.Length))
+	b := h.Append(*bp)
 	b = append(b, payload...)
-	if _, err := w.w.Write(b); err != nil {
+	_, err := w.w.Write(b)
+	*bp = b
+	putBuf(bp)
+	if err != nil {
 		w.err = fmt.Errorf("tds: writing %v packet: %w", h.Type, err)
 		return w.err
 	}

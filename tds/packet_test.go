@@ -341,3 +341,98 @@ func TestMessageTooLargeErrorText(t *testing.T) {
 		t.Fatalf("%q", got)
 	}
 }
+
+func TestBufClass(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct{ n, class int }{
+		{0, 0}, {1, 0}, {512, 0}, {513, 1}, {4096, 3}, {4104, 4}, {32767, 6}, {32768, 6},
+		{1 << 20, 11}, {1<<20 + 1, -1},
+	} {
+		if got := bufClass(tc.n); got != tc.class {
+			t.Errorf("bufClass(%d) = %d, want %d", tc.n, got, tc.class)
+		}
+		bp := getBuf(tc.n)
+		if len(*bp) != 0 || cap(*bp) < tc.n {
+			t.Errorf("getBuf(%d): len %d cap %d", tc.n, len(*bp), cap(*bp))
+		}
+		putBuf(bp)
+	}
+}
+
+// TestIdleReaderWriterHoldNoBuffer guards the pooled buffers: a reader that
+// has been released and a writer between messages hold no buffer (a proxy
+// keeps thousands of idle connections), and returned data cannot be grown
+// into a pooled buffer.
+func TestIdleReaderWriterHoldNoBuffer(t *testing.T) {
+	t.Parallel()
+	var out bytes.Buffer
+	w := NewPacketWriter(&out, MinPacketSize)
+	if err := w.WriteMessage(PacketSQLBatch, 0, []byte("one packet")); err != nil {
+		t.Fatal(err)
+	}
+	long := bytes.Repeat([]byte("0123456789"), 300) // 6 packets of 512 bytes
+	if err := w.WriteMessage(PacketRPC, 0, long); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.WritePacket(Header{Type: PacketReply, Status: StatusEOM, PacketID: 1}, []byte("relayed")); err != nil {
+		t.Fatal(err)
+	}
+	if w.bp != nil || w.buf != nil {
+		t.Fatal("writer holds a buffer between messages")
+	}
+	r := NewPacketReader(bytes.NewReader(out.Bytes()), MinPacketSize)
+	m, err := r.ReadMessage(0)
+	if err != nil || string(m.Data) != "one packet" {
+		t.Fatalf("message 1: %v %q", err, m.Data)
+	}
+	if cap(m.Data) != len(m.Data) {
+		t.Errorf("single-packet Data: cap %d, len %d: an append would write into a pooled buffer", cap(m.Data), len(m.Data))
+	}
+	m, err = r.ReadMessage(0)
+	if err != nil || !bytes.Equal(m.Data, long) || m.Packets != 6 {
+		t.Fatalf("message 2: %v %d bytes in %d packets", err, len(m.Data), m.Packets)
+	}
+	if cap(m.Data) != len(m.Data) {
+		t.Errorf("reassembled Data: cap %d, len %d", cap(m.Data), len(m.Data))
+	}
+	h, p, err := r.ReadPacket()
+	if err != nil || h.Type != PacketReply || string(p) != "relayed" {
+		t.Fatalf("packet: %v %v %q", err, h, p)
+	}
+	r.Release()
+	if r.pkt != nil || r.mbuf != nil || r.msg.Data != nil {
+		t.Fatal("reader holds a buffer after Release")
+	}
+	if _, _, err := r.ReadPacket(); !errors.Is(err, io.EOF) {
+		t.Fatalf("at end: %v", err)
+	}
+	if r.pkt != nil || r.mbuf != nil {
+		t.Fatal("reader waiting for a header holds a buffer")
+	}
+}
+
+// TestReadMessageLargerThanPools reassembles a message past the largest
+// pooled buffer class, in packets of every size.
+func TestReadMessageLargerThanPools(t *testing.T) {
+	t.Parallel()
+	data := make([]byte, 1<<20+12345)
+	for i := range data {
+		data[i] = byte(i * 7)
+	}
+	for _, size := range []int{MinPacketSize, DefaultPacketSize, MaxPacketSize} {
+		var out bytes.Buffer
+		w := NewPacketWriter(&out, size)
+		for range 2 {
+			if err := w.WriteMessage(PacketBulkLoad, 0, data); err != nil {
+				t.Fatal(err)
+			}
+		}
+		r := NewPacketReader(&out, size)
+		for i := range 2 {
+			m, err := r.ReadMessage(0)
+			if err != nil || !bytes.Equal(m.Data, data) {
+				t.Fatalf("size %d, message %d: %v, %d bytes", size, i, err, len(m.Data))
+			}
+		}
+	}
+}

@@ -77,12 +77,17 @@ func (bs *Breakers) Get(name string) *Breaker {
 		return b
 	}
 	b := &Breaker{name: name, timeout: bs.cfg.OpenTimeout}
+	b.clean.Store(true)
 	b.cb = gobreaker.NewTwoStepCircuitBreaker[struct{}](gobreaker.Settings{
 		Name:        name,
 		MaxRequests: bs.cfg.HalfOpenRequests,
 		Timeout:     bs.cfg.OpenTimeout,
 		ReadyToTrip: func(c gobreaker.Counts) bool { return c.ConsecutiveFailures >= bs.cfg.Failures },
 		OnStateChange: func(name string, from, to gobreaker.State) {
+			// Called by gobreaker under its lock: every change starts a new
+			// generation there, and here.
+			b.clean.Store(false)
+			b.gen.Add(1)
 			b.state.Store(int32(to))
 			if to == gobreaker.StateOpen {
 				b.openedAt.Store(time.Now().UnixNano())
@@ -118,13 +123,35 @@ func (bs *Breakers) Remove(name string) {
 	}
 }
 
-// Breaker is one backend's circuit breaker.
+// Breaker is one backend's circuit breaker: a gobreaker two-step breaker
+// with a lock-free path for the common case. While the breaker is closed
+// and has counted no failure since the last success ("clean"), a success
+// changes nothing in gobreaker but its request counters, so requests
+// begun and ended then do not call it (no lock, no clock read, no
+// allocation). Every failure, and every outcome while it is not clean, is
+// reported to gobreaker, which alone decides the transitions.
 type Breaker struct {
 	name     string
 	timeout  time.Duration
 	cb       *gobreaker.TwoStepCircuitBreaker[struct{}]
 	state    atomic.Int32 // gobreaker.State, mirrored by OnStateChange
 	openedAt atomic.Int64 // unix nanoseconds of the last opening
+	// gen mirrors gobreaker's generation (one per state change): an
+	// outcome of a request begun in an earlier generation is ignored, as
+	// gobreaker ignores it.
+	gen atomic.Uint64
+	// clean: closed, with no consecutive failure counted. Set under mu
+	// after each report; cleared by every state change.
+	clean atomic.Bool
+	// mu orders the reports of outcomes with the update of clean.
+	mu sync.Mutex
+}
+
+// ticket is one unit of work a breaker let through: done is gobreaker's
+// callback, or nil when the work began clean in generation gen.
+type ticket struct {
+	gen  uint64
+	done func(error)
 }
 
 // State returns the breaker's state (moving an expired open breaker to
@@ -141,15 +168,57 @@ func (b *Breaker) Available(now time.Time) bool {
 	return now.UnixNano()-b.openedAt.Load() >= int64(b.timeout)
 }
 
+// availableAt is Available reading the clock only for an open breaker.
+func (b *Breaker) availableAt(clock func() time.Time) bool {
+	if gobreaker.State(b.state.Load()) != gobreaker.StateOpen {
+		return true
+	}
+	return clock().UnixNano()-b.openedAt.Load() >= int64(b.timeout)
+}
+
 // Allow asks to send one unit of work (a connect or a request) to the
 // backend. On success the caller must call done exactly once with the
 // outcome: a non-nil error only for connect or I/O failures (a SQL error
 // answered by the backend is a success: the backend is alive). While the
 // breaker refuses, Allow returns ErrBreakerOpen.
 func (b *Breaker) Allow() (done func(ioErr error), err error) {
+	t, err := b.begin()
+	if err != nil {
+		return nil, err
+	}
+	return func(ioErr error) { b.end(t, ioErr) }, nil
+}
+
+// begin is Allow without the callback: the caller passes the ticket to
+// end exactly once.
+func (b *Breaker) begin() (ticket, error) {
+	gen := b.gen.Load() // before clean: a change in between makes the ticket stale, never wrongly current
+	if b.clean.Load() {
+		return ticket{gen: gen}, nil
+	}
 	d, err := b.cb.Allow()
 	if err != nil {
-		return nil, ErrBreakerOpen
+		return ticket{}, ErrBreakerOpen
 	}
-	return d, nil
+	return ticket{done: d}, nil
+}
+
+// end reports the outcome of the work of t.
+func (b *Breaker) end(t ticket, ioErr error) {
+	if t.done == nil && ioErr == nil && b.clean.Load() {
+		return // a success that changes nothing
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	switch {
+	case t.done != nil:
+		t.done(ioErr)
+	case b.gen.Load() == t.gen:
+		// Begun clean in this generation, which is therefore still the
+		// closed one: report it as a request of this generation.
+		if d, err := b.cb.Allow(); err == nil {
+			d(ioErr)
+		}
+	}
+	b.clean.Store(b.cb.State() == gobreaker.StateClosed && b.cb.Counts().ConsecutiveFailures == 0)
 }

@@ -2,6 +2,7 @@ package route
 
 import (
 	"errors"
+	"sync"
 	"testing"
 	"time"
 
@@ -132,5 +133,106 @@ func TestRouterAvoidsOpenBreakers(t *testing.T) {
 	}
 	if _, err := (&Decision{}).Begin(); !errors.Is(err, ErrNoBackend) {
 		t.Fatalf("Begin without a backend: %v", err)
+	}
+}
+
+// waitAvailable waits (generously) until an open breaker's timeout passed.
+func waitAvailable(t *testing.T, b *Breaker) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !b.Available(time.Now()) {
+		if time.Now().After(deadline) {
+			t.Fatal("breaker not available 10s after opening")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// TestBreakerOutcomesOfEarlierGenerations guards the lock-free path: a
+// request begun while the breaker was clean reports like a gobreaker
+// request of that generation: its success still resets the count, and
+// its outcome after the breaker has opened and closed again is ignored.
+func TestBreakerOutcomesOfEarlierGenerations(t *testing.T) {
+	t.Parallel()
+	b := NewBreakers(BreakerConfig{Failures: 2, OpenTimeout: 20 * time.Millisecond}, nil, nil).Get("r1")
+	fail := func() {
+		t.Helper()
+		done, err := b.Allow()
+		if err != nil {
+			t.Fatalf("Allow: %v", err)
+		}
+		done(errIO)
+	}
+	// Same generation: a success begun before a failure resets the count.
+	early, _ := b.Allow()
+	fail()
+	early(nil)
+	fail()
+	if b.State() != gobreaker.StateClosed {
+		t.Fatalf("state %v: the success of a request begun before the first failure did not reset the count", b.State())
+	}
+	// Earlier generation: a request begun while closed, failing after the
+	// breaker opened, half-opened and closed again, counts for nothing.
+	done, _ := b.Allow() // clears the count
+	done(nil)
+	stale, _ := b.Allow()
+	fail()
+	fail()
+	if b.State() != gobreaker.StateOpen {
+		t.Fatalf("state %v after 2 failures, want open", b.State())
+	}
+	waitAvailable(t, b)
+	probe, err := b.Allow()
+	if err != nil {
+		t.Fatalf("half-open probe: %v", err)
+	}
+	probe(nil)
+	if b.State() != gobreaker.StateClosed {
+		t.Fatalf("state %v after a successful probe, want closed", b.State())
+	}
+	stale(errIO)
+	fail()
+	if b.State() != gobreaker.StateClosed {
+		t.Fatal("a failure from before the breaker opened was counted after it closed again")
+	}
+	fail()
+	if b.State() != gobreaker.StateOpen {
+		t.Fatalf("state %v after 2 new failures, want open", b.State())
+	}
+}
+
+// TestBreakerConcurrentOutcomes runs successes from many goroutines while
+// one alternates failure and success: the consecutive count never reaches
+// 2, so the breaker never opens (and -race checks the lock-free path).
+func TestBreakerConcurrentOutcomes(t *testing.T) {
+	t.Parallel()
+	b := NewBreakers(BreakerConfig{Failures: 2, OpenTimeout: time.Hour}, nil, nil).Get("r1")
+	var wg sync.WaitGroup
+	for range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for range 2000 {
+				done, err := b.Allow()
+				if err != nil {
+					t.Errorf("Allow: %v", err)
+					return
+				}
+				done(nil)
+			}
+		}()
+	}
+	for range 300 {
+		for _, outcome := range []error{errIO, nil} {
+			done, err := b.Allow()
+			if err != nil {
+				t.Fatalf("Allow: %v (state %v)", err, b.State())
+			}
+			done(outcome)
+		}
+	}
+	wg.Wait()
+	if b.State() != gobreaker.StateClosed || !b.clean.Load() {
+		t.Fatalf("state %v, clean %v: want closed and clean", b.State(), b.clean.Load())
 	}
 }

@@ -29,20 +29,44 @@ func (r *Router) Retry(req *RequestInfo, s *SessionInfo, failed Decision, sentTo
 // backend's breaker (ErrBreakerOpen: route again with Exclude set, or
 // answer 40613) and counts the request as outstanding. The caller must call
 // done exactly once when the response has ended or failed, with a non-nil
-// error only for connect or I/O failures.
+// error only for connect or I/O failures. Start is the same without
+// allocating a callback.
 func (d *Decision) Begin() (done func(ioErr error), err error) {
-	if d.ref == nil {
-		return nil, ErrNoBackend
-	}
-	bdone, err := d.ref.breaker.Allow()
+	w, err := d.Start()
 	if err != nil {
 		return nil, err
 	}
-	ref := d.ref
-	ref.outstanding.Add(1)
-	ref.served.Add(1)
-	return func(ioErr error) {
-		ref.outstanding.Add(-1)
-		bdone(ioErr)
-	}, nil
+	return w.End, nil
+}
+
+// Work is a request begun on a backend (Decision.Start). End must be
+// called exactly once.
+type Work struct {
+	ref *backendRef
+	t   ticket
+}
+
+// Start is Begin returning the work as a value: the request path neither
+// allocates nor locks while the backend's breaker is closed and clean.
+func (d *Decision) Start() (Work, error) {
+	if d.ref == nil {
+		return Work{}, ErrNoBackend
+	}
+	t, err := d.ref.breaker.begin()
+	if err != nil {
+		return Work{}, err
+	}
+	d.ref.outstanding.Add(1)
+	d.ref.served.Add(1)
+	return Work{ref: d.ref, t: t}, nil
+}
+
+// End reports the outcome of the work when its response has ended or
+// failed: a non-nil error only for connect or I/O failures.
+func (w Work) End(ioErr error) {
+	if w.ref == nil {
+		return
+	}
+	w.ref.outstanding.Add(-1)
+	w.ref.breaker.end(w.t, ioErr)
 }

@@ -11,8 +11,10 @@
 # then the `go test -bench` micro-benchmarks (codec, classifier, simulator,
 # routing, proxy).
 #
-# Targets: "direct" = the simulator's primary; "proxied" = tdsproxy with only
-# a primary (pure passthrough); "routed" = a second tdsproxy with a replica
+# Targets: "direct" = the simulator's primary; "relay" = test/bench/baseline-relay,
+# a zero-work TCP relay (two io.Copy per connection) in front of the primary,
+# so that the cost of the extra process hop itself is measured in the same
+# runs; "proxied" = tdsproxy with only a primary (pure passthrough); "routed" = a second tdsproxy with a replica
 # configured, so each request goes through the router (issue 5's overhead);
 # "policy" = a third tdsproxy enforcing examples/policy/reporting.yaml with an
 # audit log, logged in as "reporter" (issue 4's enforcement on the path).
@@ -27,9 +29,11 @@
 # Knobs (environment): ROUNDS (5), DUR (2s per tdsload run), WARMUP (1s),
 #   CONNS (1,16,64), LARGE_CONNS (1), IDLE (5000), IDLE_HOLD (6s),
 #   BENCH_PORT (24433: simulator; +1 replica; +100 proxied; +200 routed;
-#   +300/+301 admin), OUT (results directory, default a new /tmp dir),
-#   SKIP_GOBENCH=1, SKIP_LOAD=1, SKIP_IDLE=1, BIN (directory of prebuilt
-#   mssqlsim, tdsproxy, tdsload: skip the build).
+#   +400 policy; +500 relay; +300/+301/+302 admin), OUT (results directory,
+#   default a new /tmp dir), RELAY_COPY (splice: io.Copy; buffer: a
+#   read/write loop), SKIP_GOBENCH=1, SKIP_LOAD=1, SKIP_IDLE=1,
+#   BIN (directory of prebuilt mssqlsim, tdsproxy, tdsload and
+#   baseline-relay: skip the build).
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
@@ -53,6 +57,8 @@ REPLICA_ADDR=127.0.0.1:$((PORT + 1))
 PROXY_ADDR=127.0.0.1:$((PORT + 100))
 ROUTED_ADDR=127.0.0.1:$((PORT + 200))
 POLICY_ADDR=127.0.0.1:$((PORT + 400))
+RELAY_ADDR=127.0.0.1:$((PORT + 500))
+RELAY_COPY=${RELAY_COPY:-splice}
 ADMIN_PROXY=127.0.0.1:$((PORT + 300))
 ADMIN_ROUTED=127.0.0.1:$((PORT + 301))
 ADMIN_POLICY=127.0.0.1:$((PORT + 302))
@@ -113,15 +119,18 @@ port_free() {
 	fi
 }
 
-# start_all: the simulator (primary + 1 replica) and both proxies.
+# start_all: the simulator (primary + 1 replica), the zero-work relay and
+# the three proxies.
 start_all() {
 	local a
-	for a in "$SIM_ADDR" "$REPLICA_ADDR" "$PROXY_ADDR" "$ROUTED_ADDR" "$POLICY_ADDR" \
+	for a in "$SIM_ADDR" "$REPLICA_ADDR" "$PROXY_ADDR" "$ROUTED_ADDR" "$POLICY_ADDR" "$RELAY_ADDR" \
 		"$ADMIN_PROXY" "$ADMIN_ROUTED" "$ADMIN_POLICY"; do port_free "$a"; done
 	"$OUT/bin/mssqlsim" -listen "$SIM_ADDR" -replicas 1 -login "$USER:$PASS" -login "$POLICY_USER:$PASS" -log warn \
 		>"$OUT/mssqlsim.log" 2>&1 &
 	SIM_PID=$!; PIDS+=("$SIM_PID")
 	wait_port "$SIM_ADDR"; wait_port "$REPLICA_ADDR"
+	"$OUT/bin/baseline-relay" -listen "$RELAY_ADDR" -target "$SIM_ADDR" -copy "$RELAY_COPY" >"$OUT/relay.log" 2>&1 &
+	RELAY_PID=$!; PIDS+=("$RELAY_PID")
 	"$OUT/bin/tdsproxy" serve --listen "$PROXY_ADDR" --primary "$SIM_ADDR" \
 		--backend-encrypt disable --admin-listen "$ADMIN_PROXY" --log-level warn \
 		>"$OUT/tdsproxy.log" 2>&1 &
@@ -134,7 +143,7 @@ start_all() {
 		--audit-log "$OUT/audit.jsonl" --backend-encrypt disable --admin-listen "$ADMIN_POLICY" --log-level warn \
 		>"$OUT/tdsproxy-policy.log" 2>&1 &
 	POLICY_PID=$!; PIDS+=("$POLICY_PID")
-	wait_port "$PROXY_ADDR"; wait_port "$ROUTED_ADDR"; wait_port "$POLICY_ADDR"
+	wait_port "$PROXY_ADDR"; wait_port "$ROUTED_ADDR"; wait_port "$POLICY_ADDR"; wait_port "$RELAY_ADDR"
 }
 
 machine() {
@@ -166,29 +175,32 @@ log "results in $OUT; load average before: $(load_avg)"
 if [[ -n ${BIN:-} ]]; then
 	log "using prebuilt binaries from $BIN"
 	cp "$BIN/mssqlsim" "$BIN/tdsproxy" "$BIN/tdsload" "$OUT/bin/"
+	if [[ -x $BIN/baseline-relay ]]; then cp "$BIN/baseline-relay" "$OUT/bin/"
+	else (cd "$ROOT" && go build -o "$OUT/bin/" ./test/bench/baseline-relay); fi
 else
 	log "building binaries"
-	(cd "$ROOT" && go build -o "$OUT/bin/" ./cmd/mssqlsim ./cmd/tdsproxy ./cmd/tdsload)
+	(cd "$ROOT" && go build -o "$OUT/bin/" ./cmd/mssqlsim ./cmd/tdsproxy ./cmd/tdsload ./test/bench/baseline-relay)
 fi
 
 # ---------------------------------------------------------------- load
 if [[ ${SKIP_LOAD:-0} != 1 ]]; then
 	start_all
-	log "simulator pid $SIM_PID, proxy pids: proxied $PROXY_PID, routed $ROUTED_PID, policy $POLICY_PID"
+	log "simulator pid $SIM_PID, relay pid $RELAY_PID, proxy pids: proxied $PROXY_PID, routed $ROUTED_PID, policy $POLICY_PID"
 	: >"$OUT/load.jsonl"
 	for r in $(seq 1 "$ROUNDS"); do
 		# Alternate the order each round so that drift affects all alike.
-		if ((r % 2 == 1)); then order=(direct proxied routed policy); else order=(policy routed proxied direct); fi
+		if ((r % 2 == 1)); then order=(direct relay proxied routed policy); else order=(policy routed proxied relay direct); fi
 		targets=()
 		for t in "${order[@]}"; do
 			case $t in
 			direct) targets+=(-target "direct=$(dsn "$SIM_ADDR")") ;;
+			relay) targets+=(-target "relay=$(dsn "$RELAY_ADDR")") ;;
 			proxied) targets+=(-target "proxied=$(dsn "$PROXY_ADDR")") ;;
 			routed) targets+=(-target "routed=$(dsn "$ROUTED_ADDR")") ;;
 			policy) targets+=(-target "policy=$(dsn "$POLICY_ADDR" "$POLICY_USER")") ;;
 			esac
 		done
-		pids=(-pid "direct=$SIM_PID" -pid "proxied=$PROXY_PID" -pid "routed=$ROUTED_PID" -pid "policy=$POLICY_PID")
+		pids=(-pid "direct=$SIM_PID" -pid "relay=$RELAY_PID" -pid "proxied=$PROXY_PID" -pid "routed=$ROUTED_PID" -pid "policy=$POLICY_PID")
 		la=$(load_avg)
 		log "round $r/$ROUNDS: SELECT 1 at $CONNS conns (order ${order[*]}), load $la"
 		timeout -k 5 "$RUN_LIMIT" "$OUT/bin/tdsload" -json "${targets[@]}" "${pids[@]}" -conns "$CONNS" -duration "$DUR" -warmup "$WARMUP" \
@@ -208,29 +220,46 @@ if [[ ${SKIP_LOAD:-0} != 1 ]]; then
 	curl -s "http://$ADMIN_POLICY/metrics" | grep -E '^tdsproxy_(policy|audit|cache)_' >"$OUT/policy-metrics.txt" || true
 	cleanup
 	# Medians over rounds; ratio = median(target) / median(direct), and the
-	# median of the per-round ratios as a check on it.
-	jq -s -r '
+	# median of the per-round ratios as a check on it; vs_relay = the same
+	# against the zero-work relay (the cost of the proxy's code beyond the
+	# extra hop). cpu_us/req is the watched process's CPU (the simulator for
+	# direct, the relay or proxy otherwise).
+	JQ_DEFS='
 	  def median: sort | if length == 0 then null elif length % 2 == 1 then .[length/2|floor] else (.[length/2-1] + .[length/2]) / 2 end;
 	  def r2: if . == null then "-" else (. * 100 | round / 100 | tostring) end;
 	  def r0: if . == null then "-" else (. | round | tostring) end;
+	  def rate($g; $t): $g | map(select(.target == $t) | .requests_per_second) | median;
+	  def ratio($g; $a; $b): (rate($g; $a)) as $x | (rate($g; $b)) as $y |
+	    if $x == null or $y == null or $y == 0 then null else $x / $y end;
+	  def round_ratios($g; $a; $b): [ $g[] | select(.target == $a) | . as $row |
+	    ($g | map(select(.target == $b and .round == $row.round)) | .[0].requests_per_second) as $br |
+	    if $br and $br > 0 then $row.requests_per_second / $br else empty end ];'
+	jq -s -r "$JQ_DEFS"'
 	  group_by(.bench, .conns) | .[] |
 	  . as $g |
-	  ($g | map(select(.target == "direct"))) as $d |
 	  ($g | map(.target) | unique) as $ts |
 	  $ts[] as $t |
 	  ($g | map(select(.target == $t))) as $x |
-	  [ $x[] | . as $row | ($d | map(select(.round == $row.round)) | .[0].requests_per_second) as $dr |
-	    if $dr and $dr > 0 then $row.requests_per_second / $dr else empty end ] as $ratios |
 	  [ ($x[0].bench), ($x[0].conns|tostring), $t, ($x | length | tostring),
 	    ($x | map(.requests_per_second) | median | r0),
 	    ($x | map(.p50_us) | median | r0), ($x | map(.p99_us) | median | r0),
 	    ($x | map(.mb_per_second) | median | r2),
 	    ($x | map(.process_cpu_us_per_request // 0) | median | r2),
-	    (($d | map(.requests_per_second) | median) as $dm | if $dm > 0 then (($x | map(.requests_per_second) | median) / $dm) else null end | r2),
-	    ($ratios | median | r2),
+	    (ratio($g; $t; "direct") | r2), (round_ratios($g; $t; "direct") | median | r2),
+	    (ratio($g; $t; "relay") | r2), (round_ratios($g; $t; "relay") | median | r2),
 	    ($x | map(.errors) | add | tostring) ] | @tsv' "$OUT/load.jsonl" |
-		(echo -e "bench\tconns\ttarget\trounds\treq/s\tp50_us\tp99_us\tMB/s\tcpu_us/req\tratio\tratio_med_rounds\terrors"; cat) |
+		(echo -e "bench\tconns\ttarget\trounds\treq/s\tp50_us\tp99_us\tMB/s\tcpu_us/req\tratio\tratio_med_rounds\tvs_relay\tvs_relay_med_rounds\terrors"; cat) |
 		column -t -s $'\t' | tee "$OUT/load-summary.txt"
+	# The headline: how much of the proxied/direct gap the hop itself explains.
+	{
+		echo
+		echo "extra hop vs proxy code (ratios of median req/s; in brackets the median of per-round ratios):"
+		jq -s -r "$JQ_DEFS"'
+		  group_by(.bench, .conns) | .[] | . as $g |
+		  def both($a; $b): "\(ratio($g; $a; $b) | r2) (\(round_ratios($g; $a; $b) | median | r2))";
+		  "  \($g[0].bench) @ \($g[0].conns) conns: relay/direct \(both("relay"; "direct"))  proxied/direct \(both("proxied"; "direct"))  proxied/relay \(both("proxied"; "relay"))  routed/relay \(both("routed"; "relay"))  policy/relay \(both("policy"; "relay"))"' \
+			"$OUT/load.jsonl"
+	} | tee -a "$OUT/load-summary.txt"
 fi
 
 # ---------------------------------------------------------------- idle
@@ -257,14 +286,11 @@ heap_sampler() { # heap_sampler ADMIN FILE: max of heap_b every 0.5 s into FILE
 }
 
 if [[ ${SKIP_IDLE:-0} != 1 ]]; then
-	# The simulator holds 5 file descriptors per connection (the socket and
-	# its SQLite database and WAL files for master and demo), and every
-	# proxied connection is also a simulator connection: cap IDLE to what
-	# the descriptor limit allows.
-	max_idle=$((($(ulimit -n) - 500) / 5))
-	if ((IDLE > max_idle)); then
-		log "idle: IDLE=$IDLE would exhaust the simulator's file descriptors (ulimit -n $(ulimit -n), 5 per connection): using $max_idle"
-		IDLE=$max_idle
+	# Descriptors: the proxy holds 2 per idle client (client and backend
+	# sockets), the simulator 1 (a session opens its SQLite files only when
+	# a query needs them; go-mssqldb's ping does not), tdsload 1.
+	if ((2 * IDLE + 500 > $(ulimit -n))); then
+		log "idle: WARNING: IDLE=$IDLE needs about $((2 * IDLE + 500)) file descriptors in the proxy; ulimit -n is $(ulimit -n)"
 	fi
 	: >"$OUT/idle.txt"
 	for t in direct proxied; do

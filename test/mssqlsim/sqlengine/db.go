@@ -15,7 +15,7 @@ import (
 
 // DB is one simulated SQL Server instance: a set of databases, each one
 // SQLite file (WAL mode) in Options.Dir. It is safe for concurrent use;
-// each Session has its own SQLite connection.
+// each Session has its own SQLite connection (opened on first use).
 type DB struct {
 	id   int64
 	opts Options
@@ -183,12 +183,12 @@ func (db *DB) databaseList() []dbInfo {
 // loadSchemas reads schema names from every database (created schemas and
 // the prefixes of table names).
 func (db *DB) loadSchemas() error {
-	c, err := db.openAttached()
+	c, list, err := db.openAttached()
 	if err != nil {
 		return err
 	}
 	defer c.Close()
-	for _, d := range db.databaseList() {
+	for _, d := range list {
 		rows, err := queryConn(c, `SELECT name FROM `+quoteIdent(d.schema)+`."__mssqlsim_schemas" UNION SELECT substr(name, 1, instr(name, '.') - 1) FROM `+quoteIdent(d.schema)+`.sqlite_master WHERE type = 'table' AND instr(name, '.') > 0`)
 		if err != nil {
 			return fmt.Errorf("sqlengine: reading schemas of %s: %w", d.name, err)
@@ -244,19 +244,21 @@ func openConn(path string) (driver.Conn, error) {
 }
 
 // openAttached opens a connection to master with every other database
-// attached under its name.
-func (db *DB) openAttached() (driver.Conn, error) {
-	c, err := openConn(db.databases[0].path)
+// attached under its name, and returns the databases it holds (master
+// first).
+func (db *DB) openAttached() (driver.Conn, []dbInfo, error) {
+	list := db.databaseList()
+	c, err := openConn(list[0].path)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	for _, d := range db.databaseList()[1:] {
+	for _, d := range list[1:] {
 		if err := attach(c, d); err != nil {
 			c.Close()
-			return nil, err
+			return nil, nil, err
 		}
 	}
-	return c, nil
+	return c, list, nil
 }
 
 func attach(c driver.Conn, d dbInfo) error {

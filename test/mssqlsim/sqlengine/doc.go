@@ -14,6 +14,12 @@
 // values. Parsed batches and translations are cached by text; a constant
 // SELECT (go-mssqldb's "select 1;" ping) is answered without SQLite.
 //
+// Each session has its own SQLite connection (its transactions, #temp
+// tables and isolation are SQLite's), opened on the session's first
+// statement that needs SQLite: a login, the ping, USE and SET cost no file
+// descriptors, so thousands of idle clients fit under the usual descriptor
+// limits (an open connection holds four: master, demo and their WAL files).
+//
 // # Names
 //
 // Each database is a SQLite schema on every session's connection (master is

@@ -60,7 +60,7 @@ func (ex *execCtx) selectIntoExec(tr *translation) error {
 	if !tr.target.isTemp() {
 		s.recordDDL(create)
 	}
-	res, err := s.conn.(driver.ExecerContext).ExecContext(ex.ctx, "INSERT INTO "+tr.target.sqlite()+" "+tr.sql, args)
+	res, err := s.conn.ExecContext(ex.ctx, "INSERT INTO "+tr.target.sqlite()+" "+tr.sql, args)
 	if err != nil {
 		return fail(err)
 	}

@@ -153,7 +153,7 @@ func (db *DB) Apply(tx CommittedTx) error {
 		return errClosed
 	}
 	if db.apply == nil {
-		c, err := db.openAttached()
+		c, _, err := db.openAttached()
 		if err != nil {
 			return err
 		}

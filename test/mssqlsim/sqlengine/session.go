@@ -15,18 +15,19 @@ import (
 )
 
 // Session is one client connection's state: its own SQLite connection (so
-// transactions are isolated), current database, variables, SET options,
-// open transaction and prepared statements. A Session is used by one
+// transactions are isolated; opened on first use, see lazyConn), current
+// database, variables, SET options, open transaction and prepared
+// statements. A Session is used by one
 // goroutine at a time (the TDS connection's); only cancellation through the
 // ctx passed to ExecBatch/ExecRPC comes from elsewhere.
 type Session struct {
 	db       *DB
-	conn     driver.Conn
+	conn     *lazyConn // nil only while newSession builds the session
 	spid     uint16
 	login    string
 	loginDB  string
 	curDB    string
-	attached map[string]bool // SQLite schemas attached on conn
+	attached map[string]bool // SQLite schemas attached on conn (set when it opens)
 
 	vars map[string]*variable
 	opts sessionOptions
@@ -134,28 +135,34 @@ func (db *DB) newSession(login, database string, spid uint16, hooks bool) (*Sess
 		return nil, &LoginError{Err: tds.ServerError{Number: ErrCannotOpenDB, Class: 11, State: 1,
 			Message: fmt.Sprintf("Cannot open database \"%s\" requested by the login. The login failed.", database)}}
 	}
-	c, err := db.openAttached()
-	if err != nil {
-		return nil, err
-	}
-	s := &Session{db: db, conn: c, spid: spid, login: login, loginDB: d.name, curDB: d.name,
+	s := &Session{db: db, spid: spid, login: login, loginDB: d.name, curDB: d.name,
 		vars: map[string]*variable{}, opts: defaultOptions(), prepared: map[int32]*preparedStmt{},
 		stmts: map[string]driver.Stmt{}, colCache: map[string]colCacheEntry{}, catalogs: map[string]bool{},
 		attached: map[string]bool{}}
-	for _, a := range db.databaseList() {
-		s.attached[a.schema] = true
+	s.conn = &lazyConn{open: func() (driver.Conn, error) { return s.openConn(hooks) }}
+	if err := db.register(s); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// openConn opens the session's SQLite connection (lazyConn's open): master
+// with every database attached, and the replication hooks when asked.
+func (s *Session) openConn(hooks bool) (driver.Conn, error) {
+	c, list, err := s.db.openAttached()
+	if err != nil {
+		return nil, err
 	}
 	if hooks {
-		if err := s.installHooks(); err != nil {
+		if err := s.installHooks(c); err != nil {
 			c.Close()
 			return nil, err
 		}
 	}
-	if err := db.register(s); err != nil {
-		c.Close()
-		return nil, err
+	for _, a := range list {
+		s.attached[a.schema] = true
 	}
-	return s, nil
+	return c, nil
 }
 
 // LoginError is a NewSession failure to send to the client as an ERROR
@@ -171,10 +178,10 @@ type hookConn interface {
 	RegisterRollbackHook(sqlite.RollbackHookFn)
 }
 
-func (s *Session) installHooks() error {
-	hc, ok := s.conn.(hookConn)
+func (s *Session) installHooks(c driver.Conn) error {
+	hc, ok := c.(hookConn)
 	if !ok {
-		return fmt.Errorf("sqlengine: the SQLite driver (%T) offers no update hooks: replication would be silently lost", s.conn)
+		return fmt.Errorf("sqlengine: the SQLite driver (%T) offers no update hooks: replication would be silently lost", c)
 	}
 	hc.RegisterPreUpdateHook(s.preUpdate)
 	hc.RegisterCommitHook(s.onCommit)
@@ -506,8 +513,13 @@ func (s *Session) tableColumns(ref tableRef) []colInfo {
 	return cols
 }
 
-// ensureAttached attaches databases created after the session started.
+// ensureAttached attaches databases created after the session's SQLite
+// connection was opened (a connection not yet open attaches all when it
+// opens).
 func (s *Session) ensureAttached() error {
+	if !s.conn.isOpen() {
+		return nil
+	}
 	for _, d := range s.db.databaseList() {
 		if !s.attached[d.schema] {
 			if err := attach(s.conn, d); err != nil {
@@ -530,7 +542,7 @@ func (s *Session) prepare(ctx context.Context, q string) (driver.Stmt, error) {
 			delete(s.stmts, k)
 		}
 	}
-	st, err := s.conn.(driver.ConnPrepareContext).PrepareContext(ctx, q)
+	st, err := s.conn.PrepareContext(ctx, q)
 	if err != nil {
 		return nil, err
 	}

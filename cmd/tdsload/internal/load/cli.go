@@ -12,9 +12,6 @@ import (
 	"strings"
 	"text/tabwriter"
 	"time"
-
-	// Registers the "sqlserver" database/sql driver.
-	_ "github.com/microsoft/go-mssqldb"
 )
 
 // Target is a named server to measure; the DSN (which holds a password) is
@@ -94,6 +91,7 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	pids := pidsFlag{}
 	fs.Var(pids, "pid", "NAME=PID: report that process's CPU time per request (or RSS per connection with -idle) for target NAME (Linux)")
 	idle := fs.Int("idle", 0, "instead of queries: open this many connections to the first target, hold them for -duration, report RSS per connection of its -pid")
+	connectTimeout := fs.Duration("connect-timeout", DefaultConnectTimeout, "give up on a connection whose dial, login and first ping take longer (counted as failed)")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, `tdsload — measure a SQL Server (or tdsproxy) with go-mssqldb.
 
@@ -128,7 +126,11 @@ alternate between them at each connection count, in the same process.`)
 		}
 		conns = append(conns, n)
 	}
-	opts := Options{Duration: *duration, Count: *count, Warmup: *warmup, Query: *query}
+	if *connectTimeout <= 0 || *connectTimeout > MaxDuration {
+		fmt.Fprintf(stderr, "tdsload: -connect-timeout must be in (0, %s], got %s\n", MaxDuration, *connectTimeout)
+		return 2
+	}
+	opts := Options{Duration: *duration, Count: *count, Warmup: *warmup, Query: *query, ConnectTimeout: *connectTimeout}
 	if *count > 0 && !isFlagSet(fs, "duration") {
 		opts.Duration = MaxDuration // count-bound; the limit still applies
 	}
@@ -142,12 +144,12 @@ alternate between them at each connection count, in the same process.`)
 	}
 
 	if *idle > 0 {
-		return runIdle(ctx, targets[0], *idle, *duration, pids[targets[0].Name], stdout, stderr)
+		return runIdle(ctx, targets[0], *idle, *duration, *connectTimeout, pids[targets[0].Name], stdout, stderr)
 	}
 
 	dbs := make([]*sql.DB, len(targets))
 	for i, t := range targets {
-		db, err := sql.Open("sqlserver", t.DSN)
+		db, err := OpenDB(t.DSN)
 		if err != nil {
 			fmt.Fprintf(stderr, "tdsload: target %s: %v\n", t.Name, err)
 			return 2
@@ -196,11 +198,19 @@ alternate between them at each connection count, in the same process.`)
 		fmt.Fprintf(stdout, "query: %q  %s  warm-up %s\n", *query, bound, *warmup)
 		PrintTable(stdout, rows)
 	}
+	if ctx.Err() != nil {
+		fmt.Fprintf(stderr, "tdsload: stopped: %v\n", context.Cause(ctx))
+		return exitInterrupted
+	}
 	if failed {
 		return 1
 	}
 	return 0
 }
+
+// exitInterrupted is the exit code after SIGINT or SIGTERM (128 + SIGINT,
+// as shells report an interrupted command).
+const exitInterrupted = 130
 
 func isFlagSet(fs *flag.FlagSet, name string) bool {
 	set := false
@@ -253,28 +263,33 @@ func fmtDur(d time.Duration) string {
 }
 
 // runIdle is the -idle mode: hold n connections and report memory per
-// connection of the watched process.
-func runIdle(ctx context.Context, t Target, n int, hold time.Duration, pid int, stdout, stderr io.Writer) int {
-	db, err := sql.Open("sqlserver", t.DSN)
+// connection of the watched process. Failed connections are reported with
+// their count and first error, and make the exit code 1.
+func runIdle(ctx context.Context, t Target, n int, hold, connectTimeout time.Duration, pid int, stdout, stderr io.Writer) int {
+	db, err := OpenDB(t.DSN)
 	if err != nil {
 		fmt.Fprintf(stderr, "tdsload: target %s: %v\n", t.Name, err)
 		return 2
 	}
 	defer db.Close()
-	res, err := Idle(ctx, db, n, hold, pid)
+	res, err := Idle(ctx, db, n, hold, pid, connectTimeout)
 	fmt.Fprintf(stdout, "idle: target %s: %d connections open (%d failed) in %s\n", t.Name, res.Opened, res.Failed, res.OpenTime.Round(time.Millisecond))
-	if pid > 0 {
+	if pid > 0 && res.RSSAfter > 0 {
 		fmt.Fprintf(stdout, "idle: pid %d RSS %.1f MiB -> %.1f MiB: %.1f KiB per connection\n", pid,
 			float64(res.RSSBefore)/(1<<20), float64(res.RSSAfter)/(1<<20), float64(res.RSSPerConn())/1024)
 	}
-	if res.FirstError != nil {
-		fmt.Fprintf(stdout, "idle: first failure: %v\n", res.FirstError)
+	if res.Failed > 0 {
+		fmt.Fprintf(stdout, "idle: FAILED: %d of %d connections could not be opened (%d timed out after -connect-timeout %s); first failure: %v\n",
+			res.Failed, res.Requested, res.TimedOut, connectTimeout, res.FirstError)
 	}
-	if err != nil && ctx.Err() == nil {
+	switch {
+	case ctx.Err() != nil:
+		fmt.Fprintf(stderr, "tdsload: stopped: %v (%d of %d connections were open)\n", context.Cause(ctx), res.Opened, res.Requested)
+		return exitInterrupted
+	case err != nil:
 		fmt.Fprintln(stderr, "tdsload:", err)
 		return 1
-	}
-	if res.Failed > 0 {
+	case res.Failed > 0:
 		return 1
 	}
 	return 0

@@ -39,6 +39,9 @@ type Options struct {
 	Warmup time.Duration
 	// Query is the SQL text each request sends, e.g. "SELECT 1".
 	Query string
+	// ConnectTimeout bounds opening one connection (dial, login, ping);
+	// 0 means DefaultConnectTimeout.
+	ConnectTimeout time.Duration
 	// CPU, if set, is read at the start and the end of the measured phase
 	// (e.g. ProcCPU of the proxy's pid); Result.CPU is the difference.
 	CPU func() (time.Duration, error)
@@ -53,8 +56,8 @@ func (o Options) Validate() error {
 		return errors.New("give a duration or a count")
 	case o.Duration > MaxDuration:
 		return fmt.Errorf("duration %s is over the %s limit", o.Duration, MaxDuration)
-	case o.Duration < 0 || o.Count < 0 || o.Warmup < 0:
-		return errors.New("duration, count and warmup must not be negative")
+	case o.Duration < 0 || o.Count < 0 || o.Warmup < 0 || o.ConnectTimeout < 0:
+		return errors.New("duration, count, warmup and connect timeout must not be negative")
 	case o.Warmup > MaxDuration:
 		return fmt.Errorf("warmup %s is over the %s limit", o.Warmup, MaxDuration)
 	case o.Query == "":
@@ -118,19 +121,15 @@ func Run(ctx context.Context, db *sql.DB, o Options) (Result, error) {
 		}
 	}()
 	for i := 0; i < o.Conns; i++ {
-		c, err := db.Conn(ctx)
+		c, err := openConn(ctx, db, o.ConnectTimeout)
 		if err != nil {
 			return Result{}, fmt.Errorf("opening connection %d of %d: %w", i+1, o.Conns, err)
-		}
-		if err := c.PingContext(ctx); err != nil {
-			_ = c.Close()
-			return Result{}, fmt.Errorf("connection %d of %d: %w", i+1, o.Conns, err)
 		}
 		conns = append(conns, c)
 	}
 
 	if o.Warmup > 0 {
-		phase(ctx, db, conns, o.Query, 0, o.Warmup, nil)
+		phase(ctx, db, conns, o, 0, o.Warmup, nil)
 		if ctx.Err() != nil {
 			return Result{}, ctx.Err()
 		}
@@ -146,7 +145,7 @@ func Run(ctx context.Context, db *sql.DB, o Options) (Result, error) {
 	}
 	rec := &recorder{}
 	start := time.Now()
-	phase(ctx, db, conns, o.Query, o.Count, o.Duration, rec)
+	phase(ctx, db, conns, o, o.Count, o.Duration, rec)
 	res := rec.result(time.Since(start))
 	res.Conns = o.Conns
 	if o.CPU != nil {
@@ -162,13 +161,13 @@ func Run(ctx context.Context, db *sql.DB, o Options) (Result, error) {
 	return res, nil
 }
 
-// phase runs the query on every connection until d (if positive) has
+// phase runs o.Query on every connection until d (if positive) has
 // passed, count requests (if positive) have been claimed, or ctx ends; rec
 // (if not nil) records them. The deadline is checked between requests, so
 // no request is cancelled mid-flight (which would send an Attention and
 // measure cancellation, not queries). A connection that goes bad is
 // replaced from db; if that fails, its worker stops.
-func phase(ctx context.Context, db *sql.DB, conns []*sql.Conn, query string, count int64, d time.Duration, rec *recorder) {
+func phase(ctx context.Context, db *sql.DB, conns []*sql.Conn, o Options, count int64, d time.Duration, rec *recorder) {
 	var stop atomic.Bool
 	if d > 0 {
 		t := time.AfterFunc(d, func() { stop.Store(true) })
@@ -187,7 +186,7 @@ func phase(ctx context.Context, db *sql.DB, conns []*sql.Conn, query string, cou
 					break
 				}
 				t0 := time.Now()
-				rows, bytes, err := query1(ctx, conns[i], query)
+				rows, bytes, err := query1(ctx, conns[i], o.Query)
 				el := time.Since(t0)
 				if err != nil {
 					if ctx.Err() != nil {
@@ -199,9 +198,9 @@ func phase(ctx context.Context, db *sql.DB, conns []*sql.Conn, query string, cou
 					}
 					if errors.Is(err, driver.ErrBadConn) || errors.Is(err, sql.ErrConnDone) {
 						_ = conns[i].Close()
-						c, err := db.Conn(ctx)
+						c, err := openConn(ctx, db, o.ConnectTimeout)
 						if err != nil {
-							break
+							break // conns[i] stays closed; Run's Close of it is a no-op
 						}
 						conns[i] = c
 					}
@@ -314,8 +313,10 @@ func Percentile(sorted []time.Duration, p float64) time.Duration {
 
 // IdleResult is the outcome of holding idle connections open.
 type IdleResult struct {
+	Requested  int           // connections asked for
 	Opened     int           // connections opened and pinged
 	Failed     int           // connections that could not be opened
+	TimedOut   int           // of Failed: no login response within the connect timeout
 	FirstError error         // the first failure
 	OpenTime   time.Duration // time to open them all
 	// RSSBefore and RSSAfter are the watched process's resident set size
@@ -334,17 +335,20 @@ func (r IdleResult) RSSPerConn() int64 {
 // idleOpenParallel is how many connections Idle opens at once.
 const idleOpenParallel = 32
 
-// Idle opens n connections from db (at most idleOpenParallel at a time),
-// lets the server settle, samples pid's RSS (if pid > 0) before and after,
-// holds them for hold (or until ctx ends), then closes them.
-func Idle(ctx context.Context, db *sql.DB, n int, hold time.Duration, pid int) (IdleResult, error) {
+// Idle opens n connections from db (at most idleOpenParallel at a time,
+// each bounded by connectTimeout, 0 = DefaultConnectTimeout), lets the
+// server settle, samples pid's RSS (if pid > 0) before and after, holds them
+// for hold (or until ctx ends), then closes them. Connections that fail are
+// counted, not retried; when ctx ends it stops opening and returns at once
+// with what it has and ctx's cause.
+func Idle(ctx context.Context, db *sql.DB, n int, hold time.Duration, pid int, connectTimeout time.Duration) (IdleResult, error) {
 	if n < 1 || n > MaxConns {
 		return IdleResult{}, fmt.Errorf("idle connections must be 1..%d, got %d", MaxConns, n)
 	}
 	if hold < 0 || hold > MaxDuration {
 		return IdleResult{}, fmt.Errorf("hold must be 0..%s, got %s", MaxDuration, hold)
 	}
-	var res IdleResult
+	res := IdleResult{Requested: n}
 	if pid > 0 {
 		rss, err := ProcRSS(pid)
 		if err != nil {
@@ -359,22 +363,28 @@ func Idle(ctx context.Context, db *sql.DB, n int, hold time.Duration, pid int) (
 	sem := make(chan struct{}, idleOpenParallel)
 	var wg sync.WaitGroup
 	start := time.Now()
-	for i := 0; i < n && ctx.Err() == nil; i++ {
-		sem <- struct{}{}
+open:
+	for i := 0; i < n; i++ {
+		select {
+		case sem <- struct{}{}:
+		case <-ctx.Done():
+			break open
+		}
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			defer func() { <-sem }()
-			c, err := db.Conn(ctx)
-			if err == nil {
-				if err = c.PingContext(ctx); err != nil {
-					_ = c.Close()
-				}
-			}
+			c, err := openConn(ctx, db, connectTimeout)
 			mu.Lock()
 			defer mu.Unlock()
 			if err != nil {
+				if ctx.Err() != nil {
+					return // interrupted: not the server's failure
+				}
 				res.Failed++
+				if errors.Is(err, ErrConnectTimeout) {
+					res.TimedOut++
+				}
 				if res.FirstError == nil {
 					res.FirstError = err
 				}
@@ -408,5 +418,8 @@ func Idle(ctx context.Context, db *sql.DB, n int, hold time.Duration, pid int) (
 	case <-time.After(hold - settle):
 	case <-ctx.Done():
 	}
-	return res, ctx.Err()
+	if ctx.Err() != nil {
+		return res, context.Cause(ctx)
+	}
+	return res, nil
 }

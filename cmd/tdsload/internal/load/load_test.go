@@ -231,6 +231,7 @@ func TestMainArgs(t *testing.T) {
 		{"bad target", []string{"-target", "nodsn"}, 2, "NAME=DSN"},
 		{"bad conns", []string{"-dsn", "sqlserver://x", "-conns", "1,zero"}, 2, "zero"},
 		{"too long", []string{"-dsn", "sqlserver://x", "-duration", "11m"}, 2, "limit"},
+		{"no connect timeout", []string{"-dsn", "sqlserver://x", "-connect-timeout", "0s"}, 2, "-connect-timeout"},
 		{"help", []string{"-h"}, 0, "tdsload"},
 	}
 	for _, tc := range tests {

@@ -101,7 +101,7 @@ func TestIdleHoldsConnections(t *testing.T) {
 	t.Parallel()
 	d := &fakeDriver{}
 	db := openFake(t, d)
-	res, err := Idle(context.Background(), db, 40, 50*time.Millisecond, os.Getpid())
+	res, err := Idle(context.Background(), db, 40, 50*time.Millisecond, os.Getpid(), 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -111,7 +111,7 @@ func TestIdleHoldsConnections(t *testing.T) {
 	if res.RSSBefore <= 0 || res.RSSAfter <= 0 {
 		t.Errorf("RSS before/after = %d/%d", res.RSSBefore, res.RSSAfter)
 	}
-	if _, err := Idle(context.Background(), db, 0, time.Second, 0); err == nil {
+	if _, err := Idle(context.Background(), db, 0, time.Second, 0, 0); err == nil {
 		t.Error("Idle(0) succeeded")
 	}
 }

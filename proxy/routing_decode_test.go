@@ -1,0 +1,241 @@
+package proxy
+
+import (
+	"bytes"
+	"encoding/binary"
+	"math/rand/v2"
+	"testing"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"go.uber.org/zap"
+
+	"github.com/tdsproxy/tdsproxy/policy"
+	"github.com/tdsproxy/tdsproxy/proxy/route"
+	"github.com/tdsproxy/tdsproxy/tds"
+)
+
+// allHeadersCases are ALL_HEADERS payloads (followed by two bytes of text)
+// the scanner must judge exactly as tds.DecodeAllHeaders does.
+func allHeadersCases() [][]byte {
+	hdr := func(typ uint16, data []byte) []byte {
+		b := binary.LittleEndian.AppendUint32(nil, uint32(6+len(data)))
+		b = binary.LittleEndian.AppendUint16(b, typ)
+		return append(b, data...)
+	}
+	all := func(hs ...[]byte) []byte {
+		body := bytes.Join(hs, nil)
+		b := binary.LittleEndian.AppendUint32(nil, uint32(4+len(body)))
+		return append(append(b, body...), 'x', 0)
+	}
+	tx := make([]byte, 12)
+	binary.LittleEndian.PutUint64(tx, 0x1122334455667788)
+	tx[8] = 1
+	trace := bytes.Repeat([]byte{7}, 20)
+	return [][]byte{
+		all(hdr(tds.HeaderTransactionDescriptor, tx)),
+		all(hdr(tds.HeaderTraceActivity, trace), hdr(tds.HeaderTransactionDescriptor, tx)),
+		all(hdr(tds.HeaderTransactionDescriptor, tx), hdr(tds.HeaderTransactionDescriptor, tx)), // repeated
+		all(hdr(tds.HeaderQueryNotifications, []byte{2, 0, 'a', 0, 2, 0, 'b', 0})),
+		all(hdr(tds.HeaderTransactionDescriptor, tx[:8])), // short descriptor
+		all(hdr(tds.HeaderTraceActivity, trace[:4])),      // short trace
+		all(hdr(99, []byte{1, 2})),                        // unknown type
+		all(),                                             // no header
+		{4, 0, 0, 0},
+		{3, 0, 0, 0, 0},
+		{0xff, 0xff, 0, 0, 1, 2},
+		{1, 0},
+		nil,
+	}
+}
+
+// TestScanAllHeadersMatchesCodec guards the allocation-free ALL_HEADERS
+// scan of the routing path: on valid, malformed and mutated payloads it
+// accepts exactly what tds.DecodeAllHeaders accepts, with the same
+// transaction descriptor and the same remaining bytes.
+func TestScanAllHeadersMatchesCodec(t *testing.T) {
+	t.Parallel()
+	check := func(b []byte) {
+		t.Helper()
+		desc, rest, ok := scanAllHeaders(b)
+		h, wantRest, err := tds.DecodeAllHeaders(b)
+		if ok != (err == nil) {
+			t.Fatalf("% x: scan ok=%v, codec error %v", b, ok, err)
+		}
+		if ok && (desc != h.TxDescriptor || !bytes.Equal(rest, wantRest)) {
+			t.Fatalf("% x: scan (%#x, % x), codec (%#x, % x)", b, desc, rest, h.TxDescriptor, wantRest)
+		}
+	}
+	rng := rand.New(rand.NewPCG(1, 2))
+	for _, b := range allHeadersCases() {
+		check(b)
+		for range 300 { // deterministic mutations of each case
+			m := bytes.Clone(b)
+			if len(m) > 0 {
+				m[rng.IntN(len(m))] = byte(rng.IntN(256))
+			}
+			if len(m) > 1 && rng.IntN(4) == 0 {
+				m = m[:rng.IntN(len(m))]
+			}
+			check(m)
+		}
+	}
+}
+
+// FuzzScanAllHeaders runs the same comparison on fuzzed input.
+func FuzzScanAllHeaders(f *testing.F) {
+	for _, b := range allHeadersCases() {
+		f.Add(b)
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		desc, rest, ok := scanAllHeaders(b)
+		h, wantRest, err := tds.DecodeAllHeaders(b)
+		if ok != (err == nil) || ok && (desc != h.TxDescriptor || !bytes.Equal(rest, wantRest)) {
+			t.Fatalf("scan (%#x, % x, %v), codec (%#x, % x, %v)", desc, rest, ok, h.TxDescriptor, wantRest, err)
+		}
+	})
+}
+
+// TestDecodedRequestKeepsOnlyTheSameText guards the reuse of the previous
+// batch's text, classification and hint: only an identical text reuses
+// them; any other text (a prefix, a changed byte, non-ASCII, the hint
+// added) is decoded and classified again.
+func TestDecodedRequestKeepsOnlyTheSameText(t *testing.T) {
+	t.Parallel()
+	var d decodedRequest
+	texts := []string{
+		"SELECT 1", "SELECT 1", "SELECT 12", "SELECT 1", "SELECT 2", "tm", "SELECT 2", // a TM request between two equal batches
+		"/* tdsproxy:primary */ SELECT 2", "SELECT 2", "SELECT N'é'", "SELECT N'é'", "UPDATE t SET a = 1", "",
+	}
+	for i, text := range texts {
+		if text == "tm" {
+			msg := tmMsg(tds.TMBeginXact)
+			d.decode(msg, tds.VerTDS74)
+			if c := d.classify(nil); !d.ok || len(c.Statements) != 1 || c.Statements[0].Kind != policy.KindBeginTran {
+				t.Fatalf("request %d: TM BEGIN decoded %v, classified %v", i, d.ok, c.Kinds())
+			}
+			continue
+		}
+		msg := batchMsg(text)
+		d.decode(msg, tds.VerTDS74)
+		if !d.ok || d.text != text {
+			t.Fatalf("request %d: decoded %q (ok %v), want %q", i, d.text, d.ok, text)
+		}
+		c := d.classify(nil)
+		want := route.HasPrimaryHint(text)
+		if d.primaryHint() != want {
+			t.Errorf("request %d (%q): hint %v, want %v", i, text, !want, want)
+		}
+		if got, want := c.Kinds(), mustClassify(t, text).Kinds(); len(got) != len(want) || len(got) > 0 && got[0] != want[0] {
+			t.Errorf("request %d (%q): classified %v, want %v", i, text, got, want)
+		}
+		if !d.of(msg) {
+			t.Errorf("request %d: not recognised as the decoding of its message", i)
+		}
+	}
+	// A text that cannot be decoded (odd length) is not ok.
+	bad := batchMsg("SELECT 1")
+	bad.Data = append(bad.Data, 'x')
+	if d.decode(bad, tds.VerTDS74); d.ok {
+		t.Error("odd-length UCS-2 text decoded")
+	}
+	if d.of(batchMsg("SELECT 1")) {
+		t.Error("a decoding is taken for another message")
+	}
+}
+
+// TestRoutingSharesEnforcementDecoding checks that a session with both
+// enforcement and routing decodes a request once (routing uses the
+// enforcer's decoding), and that an sp_execute of a handle the enforcer
+// resolved to a read still goes to the primary: handles live on the
+// connection that prepared them.
+func TestRoutingSharesEnforcementDecoding(t *testing.T) {
+	t.Parallel()
+	m, err := NewEnforceMetrics(prometheus.NewRegistry())
+	if err != nil {
+		t.Fatal(err)
+	}
+	enf, err := newEnforcer(&Config{PolicyFiles: []string{reportingPolicy}}, zap.NewNop(), m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := routedUnit(t, enf)
+	if s.enf == nil {
+		t.Fatal("no session enforcer")
+	}
+	run := func(msg *tds.Message) route.Decision {
+		t.Helper()
+		if refusal := s.enf.enforce(s, msg); refusal != nil {
+			t.Fatalf("enforcement refused the request: % x", refusal)
+		}
+		local, err := s.rt.begin(s, msg)
+		if err != nil || local != nil {
+			t.Fatalf("begin: %v, local reply %v", err, local != nil)
+		}
+		d := s.rt.cur.d
+		s.rt.end(s)
+		return d
+	}
+	if d := run(batchMsg("SELECT name FROM dbo.customers")); d.Target != route.TargetReplica {
+		t.Errorf("a read went to %v (%v), want a replica", d.Target, d.Reason)
+	}
+	if d := run(batchMsg("UPDATE dbo.customers SET name = 'x'")); d.Target != route.TargetPrimary || !d.Write {
+		t.Errorf("a write went to %v (write %v), want the primary", d.Target, d.Write)
+	}
+	if s.rt.dec.typ != 0 {
+		t.Error("routing decoded a request the enforcer had decoded")
+	}
+	// The enforcer knows handle 5 as a read (as after sp_prepare's RETURNVALUE).
+	if err := s.enf.prepared.Put(5, mustClassify(t, "SELECT name FROM dbo.customers")); err != nil {
+		t.Fatal(err)
+	}
+	exec := rpcMsg(t, tds.RPCCall{ProcID: tds.ProcSpExecute, Params: []tds.Param{intParam(5)}})
+	if d := run(exec); d.Target != route.TargetPrimary {
+		t.Errorf("sp_execute of a prepared read went to %v (%v), want the primary that holds the handle", d.Target, d.Reason)
+	}
+}
+
+// TestResetMarksOtherConnections checks the lazy reset bookkeeping: after
+// a reset ran on one connection, every other connection is reset before
+// its next use, once, and a connection opened afterwards is not.
+func TestResetMarksOtherConnections(t *testing.T) {
+	t.Parallel()
+	s := routedUnit(t, nil)
+	sr := s.rt
+	r1, r2, p := sr.conns["replica1:1433"], sr.conns["replica2:1433"], sr.conns["primary:1433"]
+	sr.resetOthers(r1)
+	sr.catchUp(r1)
+	if r1.needReset {
+		t.Error("the connection the reset ran on is marked for another reset")
+	}
+	for _, c := range []*routedConn{r2, p} {
+		sr.catchUp(c)
+		if !c.needReset || c.synced != 0 {
+			t.Errorf("%s: needReset %v, synced %d after another connection's reset", c.name, c.needReset, c.synced)
+		}
+		c.needReset = false // sync reset it
+		sr.catchUp(c)
+		if c.needReset {
+			t.Errorf("%s: marked again without a new reset", c.name)
+		}
+	}
+	sr.resetOthers(nil) // a reset answered by the proxy itself: every connection
+	for _, c := range []*routedConn{r1, r2, p} {
+		if sr.catchUp(c); !c.needReset {
+			t.Errorf("%s: not marked after a reset on no connection", c.name)
+		}
+	}
+	fresh := &routedConn{name: "replica3:1433", resets: sr.resets}
+	if sr.catchUp(fresh); fresh.needReset {
+		t.Error("a connection opened after the reset is marked for one")
+	}
+}
+
+// mustClassify is the uncached classification of a batch text.
+func mustClassify(t *testing.T, text string) *policy.Classification {
+	t.Helper()
+	c, err := policy.Classify(policy.Request{Kind: policy.RequestBatch, Text: text})
+	if err != nil {
+		t.Fatalf("classifying %q: %v", text, err)
+	}
+	return c
+}
