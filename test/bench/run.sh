@@ -21,7 +21,7 @@
 # Both legs run without TLS (encrypt=disable, --backend-encrypt disable) so
 # that direct and proxied do the same work.
 #
-# Not part of `go test ./...`. Bounded (about 8-10 minutes with defaults on a
+# Not part of `go test ./...`. Bounded (about 10-13 minutes with defaults on a
 # 2-core machine), stops by itself, kills what it started.
 #
 # Usage:  test/bench/run.sh            full run
@@ -79,7 +79,7 @@ WIDE_QUERY=${WIDE_QUERY:-$WIDE_DEFAULT}
 # connection stuck in a login is killed), and a watchdog ends the script
 # after DEADLINE seconds whatever happens.
 RUN_LIMIT=${RUN_LIMIT:-240}
-DEADLINE=${DEADLINE:-900}
+DEADLINE=${DEADLINE:-1200}
 
 PIDS=()
 cleanup() {
