@@ -70,10 +70,30 @@ func (l *leanReader) Read(p []byte) (int, error) {
 	return n, nil
 }
 
-// hasPacket reports whether a whole packet is buffered: reading it needs no
+// hasPacket reports whether takePacket(size) would return a packet: a
+// whole packet with a valid Length is buffered, and reading it needs no
 // system call.
-func (l *leanReader) hasPacket() bool {
-	return len(l.buf) >= tds.HeaderLen && len(l.buf) >= int(binary.BigEndian.Uint16(l.buf[2:4]))
+func (l *leanReader) hasPacket(size int) bool {
+	if len(l.buf) < tds.HeaderLen {
+		return false
+	}
+	n := int(binary.BigEndian.Uint16(l.buf[2:4]))
+	return n >= tds.HeaderLen && n <= size && n <= len(l.buf)
+}
+
+// takePacket returns the next packet, header included, straight from the
+// buffer when it is all there and its Length is within [HeaderLen, size];
+// otherwise ok is false and a PacketReader reads it (and rejects a bad
+// Length). The packet stays valid until the buffer is refilled: the next
+// Read when takePacket has drained it. Its capacity runs to the end of
+// the buffer, so that adjacent packets can be written as one run.
+func (l *leanReader) takePacket(size int) (pkt []byte, ok bool) {
+	if !l.hasPacket(size) {
+		return nil, false
+	}
+	n := int(binary.BigEndian.Uint16(l.buf[2:4]))
+	pkt, l.buf = l.buf[:n], l.buf[n:]
+	return pkt, true
 }
 
 // release returns the buffer to the pool if no unread bytes are left in it.

@@ -267,13 +267,12 @@ func actionOf(d *policy.Decision, c *policy.Classification) string {
 	if c == nil || len(c.Statements) == 0 {
 		return "none"
 	}
-	kinds := c.Kinds()
-	for _, k := range kinds {
-		if g := groupOf(k); g != "session" && g != "control" {
+	for i := range c.Statements { // in order, as c.Kinds() lists them, without its slice
+		if g := groupOf(c.Statements[i].Kind); g != "session" && g != "control" {
 			return g
 		}
 	}
-	return groupOf(kinds[0])
+	return groupOf(c.Statements[0].Kind)
 }
 
 func groupOf(k policy.Kind) string {

@@ -1,7 +1,9 @@
 package proxy
 
 import (
+	"bytes"
 	"fmt"
+	"io"
 	"net"
 	"testing"
 	"time"
@@ -164,5 +166,78 @@ func TestWatchClockTick(t *testing.T) {
 	_, err := idleLong.conn.Read(make([]byte, 1))
 	if !isTimeout(err) {
 		t.Errorf("read after the idle timeout fired: %v, want a timeout", err)
+	}
+}
+
+// chunkReader returns at most n bytes per Read, like a socket.
+type chunkReader struct {
+	data []byte
+	n    int
+}
+
+func (c *chunkReader) Read(p []byte) (int, error) {
+	if len(c.data) == 0 {
+		return 0, io.EOF
+	}
+	k := copy(p[:min(len(p), c.n)], c.data)
+	c.data = c.data[k:]
+	return k, nil
+}
+
+// TestLeanReaderPackets guards the backend leg's read path of relayResponse:
+// packets taken straight from the read buffer and packets read through a
+// PacketReader over the same buffer come out whole and in order, whatever
+// the read sizes; a packet with a bad Length is never taken from the buffer
+// (the PacketReader rejects it); and the buffer goes back to its pool once
+// drained.
+func TestLeanReaderPackets(t *testing.T) {
+	t.Parallel()
+	const size = 4096
+	var stream []byte
+	var want [][]byte
+	for i := range 40 {
+		n := []int{0, 1, 100, size - tds.HeaderLen, 777}[i%5]
+		payload := bytes.Repeat([]byte{byte(i)}, n)
+		pkt := tds.Header{Type: tds.PacketReply, Status: tds.StatusEOM, PacketID: uint8(i)}.Append(nil)
+		pkt[2], pkt[3] = byte((tds.HeaderLen+n)>>8), byte(tds.HeaderLen+n)
+		pkt = append(pkt, payload...)
+		stream = append(stream, pkt...)
+		want = append(want, pkt)
+	}
+	bad := []byte{byte(tds.PacketReply), 1, 0, 5, 0, 0, 1, 0} // Length 5
+	for _, chunk := range []int{1, 7, 100, 3000, 1 << 20} {
+		t.Run(fmt.Sprint(chunk), func(t *testing.T) {
+			l := &leanReader{r: &chunkReader{data: append(append([]byte(nil), stream...), bad...), n: chunk}}
+			pr := tds.NewPacketReader(l, size)
+			for i, w := range want {
+				var got []byte
+				if raw, ok := l.takePacket(size); ok {
+					got = raw
+				} else {
+					h, p, err := pr.ReadPacket()
+					if err != nil {
+						t.Fatalf("packet %d: %v", i, err)
+					}
+					got = append(h.Append(nil), p...)
+					got[2], got[3] = byte(len(got)>>8), byte(len(got))
+				}
+				if !bytes.Equal(got, w) {
+					t.Fatalf("packet %d: %d bytes % x…, want %d bytes % x…", i, len(got), got[:8], len(w), w[:8])
+				}
+			}
+			if l.hasPacket(size) {
+				t.Fatal("a packet with Length 5 counts as buffered")
+			}
+			if _, ok := l.takePacket(size); ok {
+				t.Fatal("a packet with Length 5 was taken")
+			}
+			if _, _, err := pr.ReadPacket(); err == nil {
+				t.Fatal("the PacketReader accepted Length 5")
+			}
+			l.release()
+			if l.bp != nil && len(l.buf) == 0 {
+				t.Fatal("a drained reader kept its buffer")
+			}
+		})
 	}
 }

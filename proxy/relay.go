@@ -172,7 +172,18 @@ func (s *session) relayResponse() error {
 	walkOK := true
 	inMsg := false // packets of the current message were written to the client
 	for {
-		h, p, err := be.r.ReadPacket()
+		// A packet already in the read buffer is relayed from there; only
+		// the first of each read goes through the packet reader.
+		var h tds.Header
+		var p []byte
+		raw, ok := be.rd.takePacket(be.packetSize)
+		var err error
+		if ok {
+			h, err = tds.DecodeHeader(raw) // cannot fail: takePacket checked Length
+			p = raw[tds.HeaderLen:len(raw):len(raw)]
+		} else {
+			h, p, err = be.r.ReadPacket()
+		}
 		if err == nil && h.Type != tds.PacketReply {
 			err = fmt.Errorf("unexpected %v packet from the backend", h.Type)
 		}
@@ -199,8 +210,8 @@ func (s *session) relayResponse() error {
 		}
 		// Packets already read from the backend go out with this one, in
 		// one write; the batch is flushed before the loop would wait.
-		err = s.queueClientPacket(h, p)
-		if err == nil && (eom || !be.rd.hasPacket()) {
+		err = s.queueClientPacket(h, p, raw)
+		if err == nil && (eom || !be.rd.hasPacket(be.packetSize)) {
 			err = s.flushClient()
 		}
 		if err != nil {
@@ -250,14 +261,33 @@ func (s *session) writeClientPacket(h tds.Header, p []byte) error {
 }
 
 // queueClientPacket adds one backend packet to the client batch, split
-// when the client's packet size is smaller than the backend's. It writes
-// the batch first when the packet does not fit.
-func (s *session) queueClientPacket(h tds.Header, p []byte) error {
+// when the client's packet size is smaller than the backend's. raw, when
+// not nil, is the whole packet in the backend leg's read buffer: while
+// nothing was copied into the batch, adjacent raw packets are written from
+// there as one run, without a copy. The batch is written first when the
+// packet does not fit.
+func (s *session) queueClientPacket(h tds.Header, p, raw []byte) error {
+	room := s.cw.PacketSize() - tds.HeaderLen
+	if raw != nil && len(s.out) == 0 && len(p) <= room {
+		if n := len(s.rawRun); n > 0 && n < cap(s.rawRun) && &s.rawRun[:n+1][n] == &raw[0] {
+			s.rawRun = s.rawRun[:n+len(raw)]
+			return nil
+		}
+		if err := s.flushClient(); err != nil {
+			return err
+		}
+		s.rawRun = raw
+		return nil
+	}
+	if len(s.rawRun) > 0 {
+		if err := s.flushClient(); err != nil {
+			return err
+		}
+	}
 	if s.outp == nil {
 		s.outp = backendReadPool.Get().(*[]byte)
 		s.out = (*s.outp)[:0]
 	}
-	room := s.cw.PacketSize() - tds.HeaderLen
 	status := h.Status
 	for {
 		n := min(len(p), room)
@@ -281,18 +311,23 @@ func (s *session) queueClientPacket(h tds.Header, p []byte) error {
 	}
 }
 
-// flushClient writes the client batch.
+// flushClient writes the client batch, or the run of raw packets.
 func (s *session) flushClient() error {
-	if len(s.out) == 0 {
-		return nil
+	var err error
+	switch {
+	case len(s.rawRun) > 0:
+		_, err = s.conn.Write(s.rawRun)
+		s.rawRun = nil
+	case len(s.out) > 0:
+		_, err = s.conn.Write(s.out)
+		s.out = s.out[:0]
 	}
-	_, err := s.conn.Write(s.out)
-	s.out = s.out[:0]
 	return err
 }
 
-// dropClientBatch returns the batch buffer to its pool.
+// dropClientBatch returns the batch buffer to its pool and forgets a run.
 func (s *session) dropClientBatch() {
+	s.rawRun = nil
 	if s.outp != nil {
 		backendReadPool.Put(s.outp)
 		s.outp, s.out = nil, nil

@@ -45,8 +45,9 @@ type session struct {
 
 	// The client batch of a response being relayed (relay.go): packets
 	// already read from the backend, written together.
-	outp *[]byte // pooled buffer, nil between responses
-	out  []byte  // in *outp
+	outp   *[]byte // pooled buffer, nil between responses
+	out    []byte  // in *outp
+	rawRun []byte  // or: adjacent packets in the backend leg's read buffer
 
 	// The watcher (loop.go) reads the client while a long response streams;
 	// the server's clock starts it and enforces the idle timeout.

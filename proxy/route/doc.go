@@ -29,7 +29,8 @@
 //     transaction or pinned state is on a replica, LastWrite, Database).
 //  2. d := router.Route(&req, &sess). d.Err != nil: answer ERROR+DONE with
 //     its number, class, state and message; forward nothing.
-//  3. done, err := d.Begin(). ErrBreakerOpen: route again with
+//  3. w, err := d.Start() (or done, err := d.Begin(), which allocates
+//     its callback; below, done(x) is w.End(x)). ErrBreakerOpen: route again with
 //     req.Exclude = d.Backend (once), else answer 40613.
 //  4. Take the session's connection to d.Backend (log in if it has none;
 //     a login failure is done(err) and a retry as in 7). If the session holds
