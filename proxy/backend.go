@@ -148,8 +148,12 @@ func (b *backend) close() {
 // release gives the read buffers back to their pools: the backend leg holds
 // none between responses. Only the reader (the request loop) calls it.
 func (b *backend) release() {
-	b.r.Release()
-	b.rd.release()
+	if b.r != nil {
+		b.r.Release()
+	}
+	if b.rd != nil {
+		b.rd.release()
+	}
 }
 
 // send writes one whole message to the backend.

@@ -48,7 +48,7 @@ func TestRequestsAfterWatchedResponses(t *testing.T) {
 			q := fmt.Sprintf("SELECT %d", i)
 			if slow {
 				// Well past watchDelay: the watcher takes over the client.
-				q = "WAITFOR DELAY '00:00:00.200'; " + q
+				q = "WAITFOR DELAY '00:00:00.500'; " + q
 			}
 			if err := w.WriteMessage(tds.PacketSQLBatch, 0, sqlBatch(q)); err != nil {
 				t.Fatal(err)
@@ -58,7 +58,7 @@ func TestRequestsAfterWatchedResponses(t *testing.T) {
 				t.Fatalf("%q: rows %v, want [%d]", q, got, i)
 			}
 			if slow && !sess.watchingNow() {
-				t.Fatalf("%q: no watcher ran during a 200ms response", q)
+				t.Fatalf("%q: no watcher ran during a 500ms response", q)
 			}
 		}
 	}
@@ -74,12 +74,12 @@ func TestIdleTimeoutAfterWatchedResponse(t *testing.T) {
 	defer c.Close()
 	readTokens(t, r)
 	w := tds.NewPacketWriter(c, 4096)
-	if err := w.WriteMessage(tds.PacketSQLBatch, 0, sqlBatch("WAITFOR DELAY '00:00:00.200'; SELECT 1")); err != nil {
+	if err := w.WriteMessage(tds.PacketSQLBatch, 0, sqlBatch("WAITFOR DELAY '00:00:00.500'; SELECT 1")); err != nil {
 		t.Fatal(err)
 	}
 	readTokens(t, r)
 	if !h.onlySession().watchingNow() {
-		t.Fatal("no watcher ran during a 200ms response")
+		t.Fatal("no watcher ran during a 500ms response")
 	}
 	start := time.Now()
 	expectClosed(t, c, 3*time.Second)

@@ -2,9 +2,7 @@ package proxy
 
 import (
 	"fmt"
-	"syscall"
 	"testing"
-	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap"
@@ -30,24 +28,10 @@ func BenchmarkRoutingOverhead(b *testing.B) {
 	for _, conns := range []int{1, 16, 64} {
 		for _, target := range targets {
 			b.Run(fmt.Sprintf("%s/conns=%d", target.name, conns), func(b *testing.B) {
-				before := processCPU(b)
 				benchSelect1(b, target.dsn, conns)
-				// Client, simulator and proxy share the process: the
-				// difference between targets is what the proxy adds.
-				b.ReportMetric(float64(processCPU(b)-before)/float64(b.N), "cpu-ns/op")
 			})
 		}
 	}
-}
-
-// processCPU is the CPU time (user + system) the process has used.
-func processCPU(b *testing.B) time.Duration {
-	b.Helper()
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		b.Fatalf("getrusage: %v", err)
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 // routedUnit is a routed session without network: a primary and two
