@@ -100,6 +100,9 @@ func (se *sessionEnforcer) enforce(s *session, msg *tds.Message) []byte {
 	se.calls, se.callIdx = se.calls[:0], 0
 	st := s.state.Snapshot()
 	req, c, unprepare := se.classify(msg, st.Database, s.tdsVersion)
+	if s.rt == nil {
+		se.dec.release() // else routing uses the decoding, then releases it
+	}
 	se.bulkText = "" // a bulk load may follow only the request just classified
 
 	d := policy.Decision{Allowed: true, Audit: policy.AuditAll, Login: se.login, Statement: -1, Database: st.Database}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"math/rand/v2"
+	"strings"
 	"testing"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -238,4 +239,51 @@ func mustClassify(t *testing.T, text string) *policy.Classification {
 		t.Fatalf("classifying %q: %v", text, err)
 	}
 	return c
+}
+
+// TestDecodingReleasedAfterUse guards idle memory: once a request is
+// routed (or, without routing, decided), the session no longer holds its
+// payload or decoded RPC parameters, nor a batch text too long to reuse.
+func TestDecodingReleasedAfterUse(t *testing.T) {
+	t.Parallel()
+	big := strings.Repeat("x", 64<<10)
+	rpc := rpcMsg(t, tds.RPCCall{ProcID: tds.ProcSpExecuteSQL, Params: []tds.Param{
+		textParam("SELECT name FROM dbo.customers WHERE note = @p"), textParam("@p nvarchar(4000)"), textParam(big[:3000])}})
+	long := batchMsg("SELECT name FROM dbo.customers WHERE note = '" + big + "'")
+	short := batchMsg("SELECT 1")
+
+	s := routedUnit(t, nil)
+	for _, msg := range []*tds.Message{rpc, long} {
+		if local, err := s.rt.begin(s, msg); err != nil || local != nil {
+			t.Fatalf("begin: %v, local reply %v", err, local != nil)
+		}
+		s.rt.end(s)
+		if d := &s.rt.dec; d.rpc != nil || d.data != nil || len(d.text) > maxKeptText {
+			t.Errorf("routing keeps %d RPC calls, %d payload bytes, %d text bytes after the request", rpcCalls(d.rpc), len(d.data), len(d.text))
+		}
+	}
+	if local, err := s.rt.begin(s, short); err != nil || local != nil {
+		t.Fatalf("begin: %v, local reply %v", err, local != nil)
+	}
+	s.rt.end(s)
+	if s.rt.dec.text != "SELECT 1" {
+		t.Errorf("a short batch text is not kept for the next request: %q", s.rt.dec.text)
+	}
+
+	se, es, _ := unitEnforcer(t, "app", nil) // enforcement without routing
+	for _, msg := range []*tds.Message{rpc, long} {
+		if refusal := se.enforce(es, msg); refusal != nil {
+			t.Fatal("enforcement refused a read by app")
+		}
+		if d := &se.dec; d.rpc != nil || d.data != nil || len(d.text) > maxKeptText {
+			t.Errorf("enforcement keeps %d RPC calls, %d payload bytes, %d text bytes after the request", rpcCalls(d.rpc), len(d.data), len(d.text))
+		}
+	}
+}
+
+func rpcCalls(r *tds.RPCRequest) int {
+	if r == nil {
+		return 0
+	}
+	return len(r.Calls)
 }

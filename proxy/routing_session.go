@@ -415,11 +415,11 @@ func (sr *sessionRouting) requestInfo(s *session, msg *tds.Message) route.Reques
 	} else {
 		dec.decode(msg, s.tdsVersion)
 	}
-	ri := route.RequestInfo{TxDescriptor: dec.txDesc}
+	defer dec.release() // routing is its last user
+	ri := route.RequestInfo{TxDescriptor: dec.txDesc, RPC: msg.Type == tds.PacketRPC}
 	if !dec.ok {
 		// BulkLoad and undecodable requests stay unclassified: unknown,
 		// which routes to the primary.
-		ri.RPC = msg.Type == tds.PacketRPC
 		return ri
 	}
 	switch msg.Type {
@@ -430,7 +430,6 @@ func (sr *sessionRouting) requestInfo(s *session, msg *tds.Message) route.Reques
 	case tds.PacketTransMgr:
 		ri.Class = dec.classify(sr.rt.classifier)
 	case tds.PacketRPC:
-		ri.RPC = true
 		sr.rpcInfo(&ri, dec.rpc)
 	}
 	return ri
@@ -584,6 +583,20 @@ func (d *decodedRequest) decode(msg *tds.Message, tdsVersion uint32) {
 		return
 	}
 	d.ok = true
+}
+
+// maxKeptText is the longest batch text a session keeps after its request
+// for reuse by the next one (longer texts are rarely repeated verbatim).
+const maxKeptText = 4 << 10
+
+// release drops what the decoding holds of the request once its last user
+// is done: the payload, the RPC calls (their parameter values may be
+// large), and a batch text too long to keep.
+func (d *decodedRequest) release() {
+	d.data, d.rpc, d.tmClass = nil, nil, nil
+	if len(d.text) > maxKeptText {
+		d.setText("")
+	}
 }
 
 // setText replaces the batch text, forgetting what was derived from the
