@@ -53,6 +53,12 @@ type pendingResult struct {
 	// ended is set when the final DONE arrived while an Attention was
 	// outstanding: the result waits for the DONE_ATTN.
 	ended bool
+	// backend reports the address of the backend the session is on; the
+	// result record names it (with routing, the request record cannot).
+	backend func() string
+	// notRun is set when the proxy answered the request itself (routing
+	// found no usable backend): the result record names no backend.
+	notRun bool
 }
 
 // observeResult follows one response token of the request in flight and
@@ -111,6 +117,17 @@ func (s *session) attnPendingFunc() func() bool {
 	}
 }
 
+// backendAddr is the address of the session's current backend ("" before
+// the first one).
+func (s *session) backendAddr() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.be == nil {
+		return ""
+	}
+	return s.be.addr
+}
+
 // auditRequestEnded is called by the session once a request has been finished
 // (its response relayed, or the request answered or ended otherwise), with
 // the error that ends the session, if any. A request whose response did not
@@ -130,6 +147,7 @@ func (s *session) auditRequestEnded(err error) {
 	case err == nil:
 		// Routing answered for a backend that failed or was unavailable
 		// (40613 and the like): the request may or may not have run.
+		se.pending.notRun = true
 		se.endResult(audit.OutcomeBackendLost)
 	case errors.As(err, &sessErr) && (sessErr.Reason == ReasonBackendLost || sessErr.Reason == ReasonBackendUnavailable):
 		se.endResult(audit.OutcomeBackendLost)
@@ -151,6 +169,9 @@ func (se *sessionEnforcer) endResult(outcome string) {
 		Kind: audit.KindResult, Session: se.id, Ref: p.ref, Outcome: outcome,
 		Rows: p.rows, Error: p.errNum, ErrorClass: p.errClass,
 		DurationUS: time.Since(p.start).Microseconds(),
+	}
+	if p.backend != nil && !p.notRun {
+		rec.Backend = p.backend()
 	}
 	if err := se.e.audit.Write(&rec); err != nil {
 		se.e.metrics.AuditFailures.Inc()

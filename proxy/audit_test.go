@@ -321,11 +321,11 @@ func TestAuditResultRecordsEndToEnd(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	i := bytes.Index(data, []byte(`"outcome":"ok","rows":3`))
+	i := bytes.Index(data, []byte(`"rows":3,`))
 	if i < 0 {
 		t.Fatalf("no result record with rows 3 in\n%s", data)
 	}
-	data[i+len(`"outcome":"ok","rows":`)] = '4' // rows 3 → 4
+	data[i+len(`"rows":`)] = '4' // rows 3 → 4
 	tampered := filepath.Join(t.TempDir(), "audit.jsonl")
 	writeFile(t, tampered, data)
 	out.Reset()
@@ -374,5 +374,46 @@ func TestAuditResultBackendLost(t *testing.T) {
 	}
 	if _, r := resultOf(recs, "SELECT 1"); r == nil || r.Outcome != audit.OutcomeOK {
 		t.Errorf("result of SELECT 1: %+v, want ok", r)
+	}
+}
+
+// TestAuditResultNamesRoutedBackend checks that with routing the result
+// record names the backend the request ran on, and the request record,
+// written before routing chooses, names none.
+func TestAuditResultNamesRoutedBackend(t *testing.T) {
+	auditFile := filepath.Join(t.TempDir(), "audit.jsonl")
+	h := newRoutedHarness(t, func(c *Config) { c.AuditLog = auditFile })
+	db := h.open("")
+	db.SetMaxOpenConns(1)
+	var name string
+	if err := db.QueryRow("SELECT @@SERVERNAME AS routed_read").Scan(&name); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Exec("CREATE TABLE dbo.audit_routed (id INT)"); err != nil {
+		t.Fatal(err)
+	}
+	addrOf := map[string]string{h.sim.Primary().Name(): h.sim.Primary().Addr()}
+	for _, r := range h.sim.Replicas() {
+		addrOf[r.Name()] = r.Addr()
+	}
+	recs := waitRecords(t, auditFile, "both result records", func(recs []audit.Record) bool {
+		_, r1 := resultOf(recs, "routed_read")
+		_, r2 := resultOf(recs, "audit_routed")
+		return r1 != nil && r2 != nil
+	})
+	for _, c := range []struct{ sql, backend string }{
+		{"routed_read", addrOf[name]},
+		{"audit_routed", h.sim.Primary().Addr()},
+	} {
+		req, res := resultOf(recs, c.sql)
+		if req.Backend != "" {
+			t.Errorf("%s: request record names backend %q before routing chose one", c.sql, req.Backend)
+		}
+		if res.Backend != c.backend || c.backend == "" {
+			t.Errorf("%s: result record backend %q, want %q", c.sql, res.Backend, c.backend)
+		}
+	}
+	if name == h.sim.Primary().Name() {
+		t.Errorf("the read ran on the primary %s, want a replica", name)
 	}
 }

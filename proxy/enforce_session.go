@@ -127,13 +127,13 @@ func (se *sessionEnforcer) enforce(s *session, msg *tds.Message) []byte {
 		s.log.Warn("request refused: an earlier audit result record of this session could not be written")
 		refusal = denialResponse(auditFailedError, rpc, s.tdsVersion)
 	default:
-		// The session's backend so far; routing may pick another for this request.
+		// Without routing the session has one backend, known now. With
+		// routing the backend is chosen after this record is written, so
+		// only the result record names it.
 		backend := ""
-		s.mu.Lock()
-		if s.be != nil {
-			backend = s.be.addr
+		if s.rt == nil {
+			backend = s.backendAddr()
 		}
-		s.mu.Unlock()
 		seq, err := se.writeAudit(req, c, &d, backend, start)
 		switch {
 		case err != nil:
@@ -160,7 +160,7 @@ func (se *sessionEnforcer) enforce(s *session, msg *tds.Message) []byte {
 		se.bulkText = req.Text
 	}
 	if ref != 0 {
-		se.pending = &pendingResult{ref: ref, start: time.Now(), attnSent: s.attnPendingFunc()}
+		se.pending = &pendingResult{ref: ref, start: time.Now(), attnSent: s.attnPendingFunc(), backend: s.backendAddr}
 	}
 	return nil
 }
