@@ -12,10 +12,7 @@ import (
 	"time"
 
 	mssql "github.com/microsoft/go-mssqldb"
-	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap"
-	"go.uber.org/zap/zapcore"
-	"go.uber.org/zap/zaptest/observer"
 
 	"github.com/tdsproxy/tdsproxy/policy/audit"
 	"github.com/tdsproxy/tdsproxy/test/mssqlsim"
@@ -57,17 +54,7 @@ func newEnforceHarness(t testing.TB) *enforceHarness {
 		BackendConnectTimeout: 3 * time.Second, ShutdownGrace: 3 * time.Second,
 		PolicyFiles: []string{policyFile}, AuditLog: auditFile,
 	}
-	core, logs := observer.New(zapcore.InfoLevel)
-	reg := prometheus.NewRegistry()
-	srv, err := New(cfg, zap.New(core), reg)
-	if err != nil {
-		t.Fatalf("proxy.New: %v", err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	h := &harness{t: t, sim: sim, srv: srv, reg: reg, logs: logs, cfg: srv.cfg, caFile: caFile, cancel: cancel, served: make(chan error, 1)}
-	go func() { h.served <- srv.ListenAndServe(ctx) }()
-	waitFor(t, 5*time.Second, "the proxy to listen", func() bool { return srv.Addr() != nil })
-	t.Cleanup(h.stop)
+	h := startProxy(t, sim, cfg, caFile)
 	return &enforceHarness{harness: h, policyFile: policyFile, auditFile: auditFile}
 }
 

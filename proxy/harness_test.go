@@ -86,6 +86,14 @@ func newHarness(t testing.TB, o harnessOpts) *harness {
 	if o.config != nil {
 		o.config(&cfg)
 	}
+	return startProxy(t, sim, cfg, caFile)
+}
+
+// startProxy starts a proxy with cfg in front of sim, logging to an
+// observer, and stops it at the end of the test. caFile is the CA of the
+// proxy's client-facing certificate (cfg.TLSCert).
+func startProxy(t testing.TB, sim *mssqlsim.Cluster, cfg Config, caFile string) *harness {
+	t.Helper()
 	core, logs := observer.New(zapcore.InfoLevel)
 	reg := prometheus.NewRegistry()
 	srv, err := New(cfg, zap.New(core), reg)
