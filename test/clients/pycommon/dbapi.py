@@ -57,3 +57,48 @@ def observe_types(conn, out):
     for key, row in zip(("row1", "row2"), rows):
         out[key] = {n: describe(v) for n, v in zip(names, row)}
     cur.close()
+
+
+def env_settings(default_encrypt):
+    """The scenario settings the Go tests pass in TDS_* variables, in the order
+    client, host, port, user, password, database, encrypt, scenario, table."""
+    import os
+    env = os.environ
+    return (
+        env.get("TDS_CLIENT", ""),
+        env.get("TDS_HOST", "127.0.0.1"),
+        int(env.get("TDS_PORT", "1433")),
+        env.get("TDS_USER", ""),
+        env.get("TDS_PASSWORD", ""),
+        env.get("TDS_DATABASE", "demo"),
+        env.get("TDS_ENCRYPT", default_encrypt),
+        env.get("TDS_SCENARIO", "login"),
+        env.get("TDS_TABLE", "e2e_tx"),
+    )
+
+
+def timed_waitfor(cur, out, error_info):
+    """The cancel scenario's statement: a 5 s WAITFOR that the caller arranged
+    to be cancelled; records the error the client raised and the time it took."""
+    import time
+    start = time.monotonic()
+    try:
+        cur.execute("WAITFOR DELAY '00:00:05'")
+        out["cancel_error"] = None
+    except Exception as e:
+        out["cancel_error"] = error_info(e)
+    out["elapsed_ms"] = int((time.monotonic() - start) * 1000)
+
+
+def fetch_large(cur, out):
+    """The large scenario's fetch: every row in chunks, counting rows and
+    summing the first column."""
+    rows = total = 0
+    while True:
+        chunk = cur.fetchmany(5000)
+        if not chunk:
+            break
+        rows += len(chunk)
+        total += sum(r[0] for r in chunk)
+    out["rows"] = rows
+    out["sum"] = total

@@ -23,22 +23,14 @@ import decimal
 import json
 import os
 import sys
-import time
 
 # Shared DB-API helpers (describe, scalar, the login and types scenarios).
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "pycommon"))
-from dbapi import describe, scalar, observe_login, observe_types  # noqa: E402
+from dbapi import (  # noqa: E402
+    describe, env_settings, fetch_large, observe_login, observe_types, scalar, timed_waitfor)
 
 ENV = os.environ
-CLIENT = ENV.get("TDS_CLIENT", "")
-HOST = ENV.get("TDS_HOST", "127.0.0.1")
-PORT = int(ENV.get("TDS_PORT", "1433"))
-USER = ENV.get("TDS_USER", "")
-PASSWORD = ENV.get("TDS_PASSWORD", "")
-DATABASE = ENV.get("TDS_DATABASE", "demo")
-ENCRYPT = ENV.get("TDS_ENCRYPT", "tls")
-SCENARIO = ENV.get("TDS_SCENARIO", "login")
-TABLE = ENV.get("TDS_TABLE", "e2e_tx")
+CLIENT, HOST, PORT, USER, PASSWORD, DATABASE, ENCRYPT, SCENARIO, TABLE = env_settings("tls")
 
 out = {"client": CLIENT, "scenario": SCENARIO}
 
@@ -243,13 +235,7 @@ def mp_cancel():
     conn.timeout = 1
     out["cancel_mechanism"] = "Connection.timeout = 1 s (query timeout, Attention)"
     cur = conn.cursor()
-    start = time.monotonic()
-    try:
-        cur.execute("WAITFOR DELAY '00:00:05'")
-        out["cancel_error"] = None
-    except Exception as e:
-        out["cancel_error"] = error_info(e)
-    out["elapsed_ms"] = int((time.monotonic() - start) * 1000)
+    timed_waitfor(cur, out, error_info)
     out["cancel_after_ms"] = 1000
     cur.close()
     conn.timeout = 0
@@ -257,23 +243,11 @@ def mp_cancel():
     conn.close()
 
 
-def fetch_large(cur):
-    rows = total = 0
-    while True:
-        chunk = cur.fetchmany(5000)
-        if not chunk:
-            break
-        rows += len(chunk)
-        total += sum(r[0] for r in chunk)
-    out["rows"] = rows
-    out["sum"] = total
-
-
 def mp_large():
     conn = mssql_python_connect()
     cur = conn.cursor()
     cur.execute("SELECT n FROM dbo.numbers WHERE n <= 50000")
-    fetch_large(cur)
+    fetch_large(cur, out)
     cur.close()
     conn.close()
 
