@@ -1,9 +1,6 @@
 package proxy
 
 import (
-	"bytes"
-	"encoding/binary"
-	"math/rand/v2"
 	"strings"
 	"testing"
 
@@ -14,87 +11,6 @@ import (
 	"github.com/tdsproxy/tdsproxy/proxy/route"
 	"github.com/tdsproxy/tdsproxy/tds"
 )
-
-// allHeadersCases are ALL_HEADERS payloads (followed by two bytes of text)
-// the scanner must judge exactly as tds.DecodeAllHeaders does.
-func allHeadersCases() [][]byte {
-	hdr := func(typ uint16, data []byte) []byte {
-		b := binary.LittleEndian.AppendUint32(nil, uint32(6+len(data)))
-		b = binary.LittleEndian.AppendUint16(b, typ)
-		return append(b, data...)
-	}
-	all := func(hs ...[]byte) []byte {
-		body := bytes.Join(hs, nil)
-		b := binary.LittleEndian.AppendUint32(nil, uint32(4+len(body)))
-		return append(append(b, body...), 'x', 0)
-	}
-	tx := make([]byte, 12)
-	binary.LittleEndian.PutUint64(tx, 0x1122334455667788)
-	tx[8] = 1
-	trace := bytes.Repeat([]byte{7}, 20)
-	return [][]byte{
-		all(hdr(tds.HeaderTransactionDescriptor, tx)),
-		all(hdr(tds.HeaderTraceActivity, trace), hdr(tds.HeaderTransactionDescriptor, tx)),
-		all(hdr(tds.HeaderTransactionDescriptor, tx), hdr(tds.HeaderTransactionDescriptor, tx)), // repeated
-		all(hdr(tds.HeaderQueryNotifications, []byte{2, 0, 'a', 0, 2, 0, 'b', 0})),
-		all(hdr(tds.HeaderTransactionDescriptor, tx[:8])), // short descriptor
-		all(hdr(tds.HeaderTraceActivity, trace[:4])),      // short trace
-		all(hdr(99, []byte{1, 2})),                        // unknown type
-		all(),                                             // no header
-		{4, 0, 0, 0},
-		{3, 0, 0, 0, 0},
-		{0xff, 0xff, 0, 0, 1, 2},
-		{1, 0},
-		nil,
-	}
-}
-
-// TestScanAllHeadersMatchesCodec guards the allocation-free ALL_HEADERS
-// scan of the routing path: on valid, malformed and mutated payloads it
-// accepts exactly what tds.DecodeAllHeaders accepts, with the same
-// transaction descriptor and the same remaining bytes.
-func TestScanAllHeadersMatchesCodec(t *testing.T) {
-	t.Parallel()
-	check := func(b []byte) {
-		t.Helper()
-		desc, rest, ok := scanAllHeaders(b)
-		h, wantRest, err := tds.DecodeAllHeaders(b)
-		if ok != (err == nil) {
-			t.Fatalf("% x: scan ok=%v, codec error %v", b, ok, err)
-		}
-		if ok && (desc != h.TxDescriptor || !bytes.Equal(rest, wantRest)) {
-			t.Fatalf("% x: scan (%#x, % x), codec (%#x, % x)", b, desc, rest, h.TxDescriptor, wantRest)
-		}
-	}
-	rng := rand.New(rand.NewPCG(1, 2))
-	for _, b := range allHeadersCases() {
-		check(b)
-		for range 300 { // deterministic mutations of each case
-			m := bytes.Clone(b)
-			if len(m) > 0 {
-				m[rng.IntN(len(m))] = byte(rng.IntN(256))
-			}
-			if len(m) > 1 && rng.IntN(4) == 0 {
-				m = m[:rng.IntN(len(m))]
-			}
-			check(m)
-		}
-	}
-}
-
-// FuzzScanAllHeaders runs the same comparison on fuzzed input.
-func FuzzScanAllHeaders(f *testing.F) {
-	for _, b := range allHeadersCases() {
-		f.Add(b)
-	}
-	f.Fuzz(func(t *testing.T, b []byte) {
-		desc, rest, ok := scanAllHeaders(b)
-		h, wantRest, err := tds.DecodeAllHeaders(b)
-		if ok != (err == nil) || ok && (desc != h.TxDescriptor || !bytes.Equal(rest, wantRest)) {
-			t.Fatalf("scan (%#x, % x, %v), codec (%#x, % x, %v)", desc, rest, ok, h.TxDescriptor, wantRest, err)
-		}
-	})
-}
 
 // TestDecodedRequestKeepsOnlyTheSameText guards the reuse of the previous
 // batch's text, classification and hint: only an identical text reuses

@@ -2,7 +2,6 @@ package proxy
 
 import (
 	"context"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"strings"
@@ -545,10 +544,11 @@ func (d *decodedRequest) decode(msg *tds.Message, tdsVersion uint32) {
 	if v72 {
 		switch msg.Type {
 		case tds.PacketSQLBatch, tds.PacketRPC, tds.PacketTransMgr:
-			var ok bool
-			if d.txDesc, rest, ok = scanAllHeaders(msg.Data); !ok {
+			h, r, err := tds.DecodeAllHeaders(msg.Data) // no allocation for what clients send
+			if err != nil {
 				return
 			}
+			d.txDesc, rest = h.TxDescriptor, r
 		}
 	}
 	switch msg.Type {
@@ -561,7 +561,7 @@ func (d *decodedRequest) decode(msg *tds.Message, tdsVersion uint32) {
 			}
 			d.setText(b.Text)
 		} else if !sameASCII(rest, d.text) {
-			text, err := decodeText(rest)
+			text, err := tds.DecodeUCS2(rest)
 			if err != nil {
 				return
 			}
@@ -644,66 +644,4 @@ func sameASCII(b []byte, s string) bool {
 		}
 	}
 	return true
-}
-
-// decodeText decodes UCS-2 text, building an ASCII text in one allocation
-// (tds.DecodeUCS2 decodes everything else).
-func decodeText(b []byte) (string, error) {
-	if len(b)%2 != 0 {
-		return tds.DecodeUCS2(b) // its error
-	}
-	for i := 0; i < len(b); i += 2 {
-		if b[i+1] != 0 || b[i] >= 0x80 {
-			return tds.DecodeUCS2(b)
-		}
-	}
-	var sb strings.Builder
-	sb.Grow(len(b) / 2)
-	for i := 0; i < len(b); i += 2 {
-		sb.WriteByte(b[i])
-	}
-	return sb.String(), nil
-}
-
-// scanAllHeaders returns the transaction descriptor of the ALL_HEADERS at
-// the start of b and the bytes after it, without allocating, when the
-// headers are those clients send (a transaction descriptor, a trace
-// activity, each at most once). Any other header, or a malformed one, goes
-// to tds.DecodeAllHeaders, which decides; ok is false when it fails.
-func scanAllHeaders(b []byte) (desc uint64, rest []byte, ok bool) {
-	if len(b) < 4 {
-		return slowAllHeaders(b)
-	}
-	total := binary.LittleEndian.Uint32(b)
-	if total < 4 || uint64(total) > uint64(len(b)) {
-		return slowAllHeaders(b)
-	}
-	var seenTx, seenTrace bool
-	for hs := b[4:total]; len(hs) > 0; {
-		if len(hs) < 6 {
-			return slowAllHeaders(b)
-		}
-		n := binary.LittleEndian.Uint32(hs)
-		if n < 6 || uint64(n) > uint64(len(hs)) {
-			return slowAllHeaders(b)
-		}
-		switch typ := binary.LittleEndian.Uint16(hs[4:]); {
-		case typ == tds.HeaderTransactionDescriptor && n == 6+12 && !seenTx:
-			desc, seenTx = binary.LittleEndian.Uint64(hs[6:]), true
-		case typ == tds.HeaderTraceActivity && n == 6+20 && !seenTrace:
-			seenTrace = true
-		default:
-			return slowAllHeaders(b)
-		}
-		hs = hs[n:]
-	}
-	return desc, b[total:], true
-}
-
-func slowAllHeaders(b []byte) (uint64, []byte, bool) {
-	h, rest, err := tds.DecodeAllHeaders(b)
-	if err != nil {
-		return 0, nil, false
-	}
-	return h.TxDescriptor, rest, true
 }

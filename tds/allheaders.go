@@ -30,7 +30,46 @@ type AllHeaders struct {
 	QueryNotification   []byte // §2.2.5.3.1, raw: NotifyId, SSBDeployment, [NotifyTimeout]
 	Unknown             []RawHeader
 
-	order []uint16 // header types in decoded order
+	// Header types in decoded order, for Append: the first len(order) in
+	// order (no allocation for what clients send), the rest in orderMore.
+	order     [4]uint16
+	nOrder    uint8
+	orderMore []uint16
+}
+
+// decodedOrder calls f with each decoded header type, in order; it stops
+// when f returns false.
+func (h *AllHeaders) decodedOrder(f func(uint16) bool) {
+	for _, t := range h.order[:h.nOrder] {
+		if !f(t) {
+			return
+		}
+	}
+	for _, t := range h.orderMore {
+		if !f(t) {
+			return
+		}
+	}
+}
+
+// addOrder records typ as the next decoded header type; it reports false
+// when typ was already decoded.
+func (h *AllHeaders) addOrder(typ uint16) bool {
+	dup := false
+	h.decodedOrder(func(t uint16) bool {
+		dup = t == typ
+		return !dup
+	})
+	switch {
+	case dup:
+		return false
+	case int(h.nOrder) < len(h.order):
+		h.order[h.nOrder] = typ
+		h.nOrder++
+	default:
+		h.orderMore = append(h.orderMore, typ)
+	}
+	return true
 }
 
 // DecodeAllHeaders decodes ALL_HEADERS at the start of b (TotalLength
@@ -58,12 +97,9 @@ func DecodeAllHeaders(b []byte) (AllHeaders, []byte, error) {
 		typ := binary.LittleEndian.Uint16(hs[4:])
 		data := hs[6:n:n]
 		hs = hs[n:]
-		for _, t := range h.order {
-			if t == typ {
-				return h, nil, formatErr(msg, "HeaderType", "header %d repeated", typ)
-			}
+		if !h.addOrder(typ) {
+			return h, nil, formatErr(msg, "HeaderType", "header %d repeated", typ)
 		}
-		h.order = append(h.order, typ)
 		switch typ {
 		case HeaderTransactionDescriptor:
 			if len(data) != 12 {
@@ -136,9 +172,10 @@ func (h *AllHeaders) Append(dst []byte) []byte {
 		dst = binary.LittleEndian.AppendUint16(dst, typ)
 		dst = append(dst, data...)
 	}
-	for _, t := range h.order {
+	h.decodedOrder(func(t uint16) bool {
 		emit(t)
-	}
+		return true
+	})
 	emit(HeaderTransactionDescriptor)
 	emit(HeaderTraceActivity)
 	emit(HeaderQueryNotifications)

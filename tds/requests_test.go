@@ -2,6 +2,7 @@ package tds
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
 	"io"
 	"os"
@@ -78,6 +79,60 @@ func TestAllHeadersAllTypes(t *testing.T) {
 	}
 	if !bytes.Equal(got.Append(nil), b) {
 		t.Fatal("re-encoding differs")
+	}
+}
+
+// TestAllHeadersOrderBeyondFour decodes more headers than AllHeaders keeps
+// inline (unknown types after the known ones, out of the usual order):
+// re-encoding keeps their order and a repeat past the fourth is still refused.
+func TestAllHeadersOrderBeyondFour(t *testing.T) {
+	t.Parallel()
+	hdr := func(typ uint16, data ...byte) []byte {
+		b := binary.LittleEndian.AppendUint32(nil, uint32(6+len(data)))
+		return append(binary.LittleEndian.AppendUint16(b, typ), data...)
+	}
+	all := func(hs ...[]byte) []byte {
+		body := bytes.Join(hs, nil)
+		return append(binary.LittleEndian.AppendUint32(nil, uint32(4+len(body))), body...)
+	}
+	tx := hdr(HeaderTransactionDescriptor, make([]byte, 12)...)
+	trace := hdr(HeaderTraceActivity, make([]byte, 20)...)
+	in := all(hdr(0x71, 1), trace, hdr(0x72, 2), hdr(0x73, 3), tx, hdr(0x74, 4))
+	h, rest, err := DecodeAllHeaders(in)
+	if err != nil || len(rest) != 0 || len(h.Unknown) != 4 || !h.HasTxDescriptor {
+		t.Fatalf("decode: %+v, rest %d, %v", h, len(rest), err)
+	}
+	if got := h.Append(nil); !bytes.Equal(got, in) {
+		t.Fatalf("re-encoding differs:\n got % X\nwant % X", got, in)
+	}
+	c := cloneHeaders(h)
+	if got := c.Append(nil); !bytes.Equal(got, in) {
+		t.Fatalf("re-encoding of a clone differs")
+	}
+	if _, _, err := DecodeAllHeaders(all(hdr(0x71, 1), trace, hdr(0x72, 2), hdr(0x73, 3), tx, hdr(0x72, 5))); err == nil {
+		t.Fatal("a header repeated after the fourth was accepted")
+	}
+}
+
+// TestAllHeadersDecodeAllocs pins the request hot path: the headers
+// clients send decode without allocating, and ASCII text in one.
+func TestAllHeadersDecodeAllocs(t *testing.T) {
+	h := AllHeaders{HasTxDescriptor: true, OutstandingRequests: 1, TraceActivity: make([]byte, 20)}
+	b := append(h.Append(nil), AppendUCS2(nil, "SELECT 1")...)
+	if n := testing.AllocsPerRun(100, func() {
+		if _, _, err := DecodeAllHeaders(b); err != nil {
+			t.Fatal(err)
+		}
+	}); n != 0 {
+		t.Errorf("DecodeAllHeaders: %v allocations, want 0", n)
+	}
+	text := AppendUCS2(nil, "SELECT name FROM dbo.customers WHERE id = 1")
+	if n := testing.AllocsPerRun(100, func() {
+		if _, err := DecodeUCS2(text); err != nil {
+			t.Fatal(err)
+		}
+	}); n != 1 {
+		t.Errorf("DecodeUCS2 of ASCII text: %v allocations, want 1", n)
 	}
 }
 

@@ -66,6 +66,6 @@ func cloneHeaders(h AllHeaders) AllHeaders {
 		}
 		h.Unknown = u
 	}
-	h.order = append([]uint16(nil), h.order...)
+	h.orderMore = append([]uint16(nil), h.orderMore...) // order itself is an array: copied with h
 	return h
 }

@@ -2,6 +2,7 @@ package tds
 
 import (
 	"errors"
+	"strings"
 	"unicode/utf16"
 	"unicode/utf8"
 )
@@ -56,11 +57,13 @@ func DecodeUCS2(b []byte) (string, error) {
 		}
 	}
 	if ascii {
-		out := make([]byte, len(b)/2)
-		for i := range out {
-			out[i] = b[2*i]
+		// One allocation: the string itself.
+		var sb strings.Builder
+		sb.Grow(len(b) / 2)
+		for i := 0; i < len(b); i += 2 {
+			sb.WriteByte(b[i])
 		}
-		return string(out), nil
+		return sb.String(), nil
 	}
 	// Decode straight to UTF-8: no intermediate []uint16.
 	out := make([]byte, 0, len(b)+len(b)/2)
