@@ -145,7 +145,9 @@ func TestMaxMessageSize(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t, harnessOpts{config: func(c *Config) { c.MaxMessageSize = 8192 }})
 	db := h.open("encrypt=disable")
-	_, err := db.Exec("SELECT '" + strings.Repeat("x", 10000) + "'")
+	// Far larger than the cap (~200 packets): the client is still sending
+	// when the proxy refuses the message, and must still read the error.
+	_, err := db.Exec("SELECT '" + strings.Repeat("x", 400000) + "'")
 	e, ok := sqlError(err)
 	if !ok || e.Number != 4002 || !strings.Contains(e.Message, "max-message-size") {
 		t.Fatalf("want error 4002 naming max-message-size, got %v", err)

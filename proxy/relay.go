@@ -64,6 +64,13 @@ func (s *session) endRequest() {
 	s.mu.Unlock()
 }
 
+// discardTimeout and discardLimit bound the reading of the rest of an
+// oversized message before the session answers it and closes.
+const (
+	discardTimeout = 5 * time.Second
+	discardLimit   = 64 << 20
+)
+
 // clientReadError turns a failure to read the next client message into the
 // session's end: a client that left is not an error; oversized and malformed
 // messages get an ERROR token first.
@@ -77,6 +84,13 @@ func (s *session) clientReadError(err error) error {
 		s.log.Debug("client disconnected")
 		return nil
 	case errors.As(err, &tooLarge):
+		// Read the rest of the message first (bounded): a client still
+		// sending it would otherwise meet a closed connection and never
+		// read the error.
+		s.conn.SetReadDeadline(time.Now().Add(discardTimeout))
+		if derr := s.cr.DiscardMessage(discardLimit); derr != nil {
+			s.log.Debug("the rest of an oversized message was not read", zap.Error(derr))
+		}
 		return s.refuse(failf(ReasonMessageTooLarge, err, s.srv.cfg.MaxMessageSize))
 	case errors.As(err, &format):
 		return s.refuse(failf(ReasonProtocol, err, format.Error()))

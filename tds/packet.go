@@ -251,6 +251,9 @@ type PacketReader struct {
 	msg  Message
 	mbuf *[]byte // reassembled payload of the last multi-packet message, or nil
 	err  error   // sticky: after a framing error the stream is unusable
+	// rest is set when ReadMessage refused a message as too large before
+	// its last packet: DiscardMessage may read the rest.
+	rest bool
 }
 
 // NewPacketReader returns a reader for r that accepts packets of at most
@@ -356,6 +359,7 @@ func (r *PacketReader) ReadMessage(maxSize int) (*Message, error) {
 		r.msg.Packets++
 		if len(r.msg.Data)+len(p) > maxSize {
 			r.err = &MessageTooLargeError{Type: r.msg.Type, Max: maxSize, Size: len(r.msg.Data) + len(p)}
+			r.rest = h.Status&StatusEOM == 0
 			return nil, r.err
 		}
 		eom := h.Status&StatusEOM != 0
@@ -373,6 +377,52 @@ func (r *PacketReader) ReadMessage(maxSize int) (*Message, error) {
 			}
 			r.msg.Status |= StatusEOM
 			return &r.msg, nil
+		}
+	}
+}
+
+// DiscardMessage reads and drops the rest of the message ReadMessage
+// refused with a *MessageTooLargeError, up to and including its last
+// packet, holding one packet at a time. A peer still sending that message
+// can then finish and read the reply to it. It reads at most limit payload
+// bytes (<= 0: no limit). On success the stream is usable again; on any
+// error (none refused, the limit passed, a framing or read error) it stays
+// unusable.
+func (r *PacketReader) DiscardMessage(limit int) error {
+	var tooLarge *MessageTooLargeError
+	if !errors.As(r.err, &tooLarge) {
+		if r.err != nil {
+			return r.err
+		}
+		return errors.New("tds: no refused message to discard")
+	}
+	r.Release()
+	if !r.rest {
+		r.err = nil // the refused packet was the message's last
+		return nil
+	}
+	r.err = nil
+	for n := 0; ; {
+		h, p, err := r.readPacket()
+		if err != nil {
+			if errors.Is(err, io.EOF) {
+				err = io.ErrUnexpectedEOF
+			}
+			r.err = fmt.Errorf("tds: discarding the rest of a %v message: %w", tooLarge.Type, err)
+			return r.err
+		}
+		if h.Type != tooLarge.Type {
+			r.err = formatErr(tooLarge.Type.String()+" message", "packet type", "a discarded message's packet has type %v", h.Type)
+			return r.err
+		}
+		if n += len(p); limit > 0 && n > limit {
+			r.err = tooLarge
+			return fmt.Errorf("tds: the rest of a %v message exceeds the %d bytes that may be discarded", tooLarge.Type, limit)
+		}
+		if h.Status&StatusEOM != 0 {
+			r.rest = false
+			r.Release()
+			return nil
 		}
 	}
 }

@@ -146,6 +146,67 @@ func TestReadMessageTooLarge(t *testing.T) {
 	}
 }
 
+// TestDiscardMessage reads past a message refused as too large: the rest
+// of its packets are dropped and the next message reads normally; a rest
+// longer than the limit, a packet of another type or a stream that ends
+// leave the reader unusable.
+func TestDiscardMessage(t *testing.T) {
+	t.Parallel()
+	big := func(n int, last PacketStatus) []byte {
+		var b []byte
+		for i := 0; i < n; i++ {
+			st := PacketStatus(0)
+			if i == n-1 {
+				st = last
+			}
+			b = append(b, pkt(PacketSQLBatch, st, uint8(i+1), make([]byte, 100))...)
+		}
+		return b
+	}
+	next := pkt(PacketRPC, StatusEOM, 1, []byte("next"))
+	cases := []struct {
+		name   string
+		in     []byte
+		limit  int
+		wantOK bool
+	}{
+		{"rest discarded", append(big(10, StatusEOM), next...), 0, true},
+		{"refused packet was the last", append(big(4, StatusEOM), next...), 0, true},
+		{"rest within the limit", append(big(10, StatusEOM), next...), 600, true},
+		{"rest beyond the limit", append(big(10, StatusEOM), next...), 500, false},
+		{"stream ends inside", big(10, 0), 0, false},
+		{"packet of another type", append(big(5, 0), pkt(PacketRPC, StatusEOM, 6, make([]byte, 10))...), 0, false},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			r := NewPacketReader(bytes.NewReader(tc.in), MinPacketSize)
+			var tl *MessageTooLargeError
+			if _, err := r.ReadMessage(350); !errors.As(err, &tl) {
+				t.Fatalf("ReadMessage: %v, want MessageTooLargeError", err)
+			}
+			err := r.DiscardMessage(tc.limit)
+			if (err == nil) != tc.wantOK {
+				t.Fatalf("DiscardMessage: %v, want ok=%v", err, tc.wantOK)
+			}
+			m, err := r.ReadMessage(350)
+			if !tc.wantOK {
+				if err == nil {
+					t.Fatalf("reader usable after a failed discard: %+v", m)
+				}
+				return
+			}
+			if err != nil || m.Type != PacketRPC || string(m.Data) != "next" {
+				t.Fatalf("next message: %+v, %v", m, err)
+			}
+		})
+	}
+	r := NewPacketReader(bytes.NewReader(next), MinPacketSize)
+	if err := r.DiscardMessage(0); err == nil {
+		t.Error("DiscardMessage without a refused message succeeded")
+	}
+}
+
 func TestPacketWriterSplits(t *testing.T) {
 	t.Parallel()
 	payload := make([]byte, 3*(MinPacketSize-HeaderLen)) // exactly three full packets
