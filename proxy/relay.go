@@ -257,23 +257,6 @@ func (s *session) relayResponse() error {
 	}
 }
 
-// writeClientPacket relays one backend packet, split when the client's
-// packet size is smaller than the backend's.
-func (s *session) writeClientPacket(h tds.Header, p []byte) error {
-	room := s.cw.PacketSize() - tds.HeaderLen
-	status := h.Status
-	for len(p) > room {
-		h.Status = status &^ (tds.StatusEOM | tds.StatusIgnore)
-		if err := s.cw.WritePacket(h, p[:room]); err != nil {
-			return err
-		}
-		p = p[room:]
-		h.PacketID++
-	}
-	h.Status = status
-	return s.cw.WritePacket(h, p)
-}
-
 // queueClientPacket adds one backend packet to the client batch, split
 // when the client's packet size is smaller than the backend's. raw, when
 // not nil, is the whole packet in the backend leg's read buffer: while
@@ -383,7 +366,9 @@ func (s *session) backendLostEnd(err error, inMsg, walkOK bool) error {
 		if we, ok := toWire(se); ok {
 			s.raw.SetWriteDeadline(time.Now().Add(2 * time.Second))
 			h := tds.Header{Type: tds.PacketReply, Status: tds.StatusEOM, SPID: s.be.spid, PacketID: 1}
-			_ = s.writeClientPacket(h, appendErrorDone(nil, we, s.tdsVersion))
+			if s.queueClientPacket(h, appendErrorDone(nil, we, s.tdsVersion), nil) == nil {
+				_ = s.flushClient()
+			}
 		}
 	}
 	return se
