@@ -196,7 +196,6 @@ func (sr *sessionRouting) begin(s *session, msg *tds.Message) (local []byte, err
 			}
 			return sr.unavailable(s, msg, si.Database, d.Backend, errSummary(err)), nil
 		}
-		sr.catchUp(c)
 		if err := sr.sync(s, c, msg); err != nil {
 			var replayErr *replayError
 			if errors.As(err, &replayErr) {
@@ -325,8 +324,8 @@ func (sr *sessionRouting) resetOthers(c *routedConn) {
 	sr.holder = ""
 }
 
-// catchUp marks c for a reset before its use (sync) when the client reset
-// the session since c last followed it.
+// catchUp marks c for a reset before its use (sync calls it) when the
+// client reset the session since c last followed it.
 func (sr *sessionRouting) catchUp(c *routedConn) {
 	if c.resets != sr.resets {
 		c.needReset, c.synced, c.resets = true, 0, sr.resets
@@ -381,7 +380,6 @@ func (sr *sessionRouting) retry(s *session, d2 route.Decision) error {
 	c, err := sr.conn(s, d2.Backend)
 	if err == nil {
 		msg := &tds.Message{Type: sr.cur.typ, Status: sr.cur.status, Data: sr.cur.data}
-		sr.catchUp(c)
 		err = sr.sync(s, c, msg)
 		if err == nil {
 			err = c.be.send(sr.cur.typ, sr.cur.status&resetBits, sr.cur.data)

@@ -21,6 +21,7 @@ func (e *replayError) Error() string { return fmt.Sprintf("replay answered with 
 // and resets it first if the client reset the session on another
 // connection. The replay's response is consumed, not relayed.
 func (sr *sessionRouting) sync(s *session, c *routedConn, msg *tds.Message) error {
+	sr.catchUp(c) // resets the client made since c was last used
 	// A request that resets the session needs no replay: it is reset by
 	// its own RESETCONNECTION.
 	if msg.Status&resetBits != 0 && c.needReset {
