@@ -9,6 +9,8 @@ in test/e2e assert on it.
 
 import datetime
 import decimal
+import os
+import time
 import uuid
 
 
@@ -62,7 +64,6 @@ def observe_types(conn, out):
 def env_settings(default_encrypt):
     """The scenario settings the Go tests pass in TDS_* variables, in the order
     client, host, port, user, password, database, encrypt, scenario, table."""
-    import os
     env = os.environ
     return (
         env.get("TDS_CLIENT", ""),
@@ -80,7 +81,6 @@ def env_settings(default_encrypt):
 def timed_waitfor(cur, out, error_info):
     """The cancel scenario's statement: a 5 s WAITFOR that the caller arranged
     to be cancelled; records the error the client raised and the time it took."""
-    import time
     start = time.monotonic()
     try:
         cur.execute("WAITFOR DELAY '00:00:05'")
@@ -90,9 +90,10 @@ def timed_waitfor(cur, out, error_info):
     out["elapsed_ms"] = int((time.monotonic() - start) * 1000)
 
 
-def fetch_large(cur, out):
-    """The large scenario's fetch: every row in chunks, counting rows and
-    summing the first column."""
+def observe_large(conn, out):
+    """The large scenario: 50,000 rows fetched in chunks, counted and summed."""
+    cur = conn.cursor()
+    cur.execute("SELECT n FROM dbo.numbers WHERE n <= 50000")
     rows = total = 0
     while True:
         chunk = cur.fetchmany(5000)
@@ -102,3 +103,5 @@ def fetch_large(cur, out):
         total += sum(r[0] for r in chunk)
     out["rows"] = rows
     out["sum"] = total
+    cur.close()
+    conn.close()

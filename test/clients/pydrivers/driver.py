@@ -27,7 +27,7 @@ import sys
 # Shared DB-API helpers (describe, scalar, the login and types scenarios).
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "pycommon"))
 from dbapi import (  # noqa: E402
-    describe, env_settings, fetch_large, observe_login, observe_types, scalar, timed_waitfor)
+    describe, env_settings, observe_large, observe_login, observe_types, scalar, timed_waitfor)
 
 ENV = os.environ
 CLIENT, HOST, PORT, USER, PASSWORD, DATABASE, ENCRYPT, SCENARIO, TABLE = env_settings("tls")
@@ -244,12 +244,7 @@ def mp_cancel():
 
 
 def mp_large():
-    conn = mssql_python_connect()
-    cur = conn.cursor()
-    cur.execute("SELECT n FROM dbo.numbers WHERE n <= 50000")
-    fetch_large(cur, out)
-    cur.close()
-    conn.close()
+    observe_large(mssql_python_connect(), out)
 
 
 def mp_readonly():
