@@ -162,10 +162,7 @@ func (b *Breaker) State() gobreaker.State { return b.cb.State() }
 // breaker is closed, half-open, or open for longer than its timeout (the
 // next Allow makes it half-open).
 func (b *Breaker) Available(now time.Time) bool {
-	if gobreaker.State(b.state.Load()) != gobreaker.StateOpen {
-		return true
-	}
-	return now.UnixNano()-b.openedAt.Load() >= int64(b.timeout)
+	return b.availableAt(func() time.Time { return now })
 }
 
 // availableAt is Available reading the clock only for an open breaker.
